@@ -1,0 +1,130 @@
+"""Crash-safe output: atomic file writes and a lock per output folder.
+
+Every output is written to a temporary file in the same folder and renamed into place
+(``os.replace`` is atomic on POSIX and Windows), so a batch killed at any moment never
+leaves a half-written file over a good one. The lock uses ``filelock`` (no fcntl, works
+on Windows) and records the holder's pid; a lock left by a dead process is taken over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from .errors import LockError
+
+LOCK_NAME = ".canvass.lock"
+
+
+def _readable(tmp: str) -> None:
+    # mkstemp creates 0600 files; reports are ordinary documents (umask still applies on open dirs).
+    mask = os.umask(0)
+    os.umask(mask)
+    with contextlib.suppress(OSError):
+        os.chmod(tmp, 0o666 & ~mask)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        _readable(tmp)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
+    """Write text atomically."""
+    write_bytes(path, text.encode(encoding))
+
+
+def write_json(path: Path, obj) -> None:
+    """Write JSON (UTF-8, readable Chinese, sorted for stable diffs) atomically."""
+    write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path to write with any library, then rename it into ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        _readable(tmp)
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        import psutil
+        return psutil.pid_exists(pid)
+    except ImportError:  # pragma: no cover
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+
+
+class OutputLock:
+    """Exclusive lock on an output folder; the holder's pid is written beside it."""
+
+    def __init__(self, out_dir: Path, wait: float = 0.0):
+        self.out_dir = Path(out_dir)
+        self.path = self.out_dir / LOCK_NAME
+        self.info = self.out_dir / (LOCK_NAME + ".pid")
+        self.wait = wait
+        self._lock = FileLock(str(self.path))
+
+    def holder(self) -> int | None:
+        try:
+            return int(self.info.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def __enter__(self):
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                self._lock.acquire(timeout=0.2)
+                break
+            except Timeout:
+                pid = self.holder()
+                if pid is not None and not _pid_alive(pid):
+                    # The OS releases a dead holder's lock; a stale pid file alone never blocks.
+                    continue
+                if time.monotonic() >= deadline:
+                    raise LockError(
+                        f"另一个批处理（进程 {pid or '未知'}）正在写入这个输出文件夹，请等它结束后再运行 "
+                        f"(output folder is locked by pid {pid})", file=str(self.out_dir)) from None
+        self.info.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc):
+        with contextlib.suppress(OSError):
+            self.info.unlink()
+        self._lock.release()
+        return False

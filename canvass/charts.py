@@ -1,0 +1,138 @@
+"""Charts as inline SVG: the bundled CJK font, a colour-blind-safe palette, percent axes.
+
+Figures are built with matplotlib's object API (no pyplot), so no global figure state
+survives between reports.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from . import fonts
+
+# Okabe–Ito palette; markers and dashes keep series apart in grayscale print.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+DASHES = ["-", "--", "-.", ":", "-", "--", "-.", ":"]
+RATE_LABELS = {"coverage": "覆盖率", "awareness": "知晓率", "support": "支持率", "participation": "参与率",
+               "satisfaction": "满意率", "garbage_sorting": "垃圾分类知晓率"}
+
+_ready = False
+
+
+def _setup() -> None:
+    global _ready
+    if not _ready:
+        fonts.register()
+        matplotlib.rcParams["svg.hashsalt"] = "canvass"
+        matplotlib.rcParams["axes.spines.top"] = False
+        matplotlib.rcParams["axes.spines.right"] = False
+        _ready = True
+
+
+def _percent(ax, axis="y", lo=None, hi=None):
+    fmt = FuncFormatter(lambda v, _: f"{v * 100:.0f}%")
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
+    if lo is not None:
+        (ax.set_ylim if axis == "y" else ax.set_xlim)(lo, hi)
+
+
+def to_svg(fig: Figure) -> str:
+    """Return a figure as an inline, scalable SVG element (no XML prologue)."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r'<svg([^>]*?) width="[^"]+" height="[^"]+"', r'<svg\1 class="chart" role="img"', svg, count=1)
+    return svg
+
+
+def _short_week(w: str) -> str:
+    return "第" + w.split("-W")[1].lstrip("0") + "周"
+
+
+def trend_chart(trend: pd.DataFrame, title: str, keys=("coverage", "awareness", "support",
+                                                      "participation", "satisfaction", "garbage_sorting"),
+                targets: dict | None = None) -> str:
+    """Return an SVG line chart of cumulative rates by week for one scope."""
+    _setup()
+    fig = Figure(figsize=(6.4, 3.4))
+    ax = fig.add_subplot()
+    x = np.arange(len(trend))
+    for i, k in enumerate(keys):
+        col = "coverage_cum" if k == "coverage" else f"{k}_rate_cum"
+        y = pd.to_numeric(trend[col], errors="coerce").to_numpy(dtype=float)
+        ax.plot(x, y, color=PALETTE[i], marker=MARKERS[i], linestyle=DASHES[i], linewidth=1.8,
+                markersize=4, label=RATE_LABELS[k])
+    ax.set_xticks(x, [_short_week(w) for w in trend["week"]])
+    _percent(ax)
+    ax.set_ylabel("累计比率")
+    ax.set_title(title, fontsize=12, loc="left")
+    ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+    ax.legend(fontsize=8, ncol=3, frameon=False, loc="lower right")
+    return to_svg(fig)
+
+
+def coverage_lines(trends: pd.DataFrame, title: str) -> str:
+    """Return an SVG chart of coverage by week, one line per community."""
+    _setup()
+    fig = Figure(figsize=(6.4, 3.4))
+    ax = fig.add_subplot()
+    weeks = list(dict.fromkeys(trends["week"]))
+    x = np.arange(len(weeks))
+    for i, (name, grp) in enumerate(trends.groupby("community", sort=False)):
+        y = pd.to_numeric(grp.set_index("week").reindex(weeks)["coverage_cum"], errors="coerce").to_numpy(dtype=float)
+        ax.plot(x, y, color=PALETTE[i % len(PALETTE)], marker=MARKERS[i % len(MARKERS)],
+                linestyle=DASHES[i % len(DASHES)], linewidth=1.6, markersize=4, label=str(name))
+    ax.set_xticks(x, [_short_week(w) for w in weeks])
+    _percent(ax)
+    ax.set_ylabel("覆盖率（累计）")
+    ax.set_title(title, fontsize=12, loc="left")
+    ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+    ax.legend(fontsize=8, ncol=3, frameon=False, loc="lower right")
+    return to_svg(fig)
+
+
+def weekly_bars(trend: pd.DataFrame, title: str) -> str:
+    """Return an SVG bar chart of visits and entered households per week."""
+    _setup()
+    fig = Figure(figsize=(6.4, 3.0))
+    ax = fig.add_subplot()
+    x = np.arange(len(trend))
+    ax.bar(x - 0.2, trend["visits_week"].astype(float), width=0.4, color=PALETTE[0], label="走访次数")
+    ax.bar(x + 0.2, trend["entered_week"].astype(float), width=0.4, color=PALETTE[1], hatch="//",
+           edgecolor="white", label="入户次数")
+    ax.set_xticks(x, [_short_week(w) for w in trend["week"]])
+    ax.set_ylabel("次数")
+    ax.set_title(title, fontsize=12, loc="left")
+    ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+    ax.legend(fontsize=8, frameon=False)
+    return to_svg(fig)
+
+
+def grid_coverage_bars(grids: pd.DataFrame, title: str, target: float | None = None) -> str:
+    """Return an SVG horizontal bar chart of coverage per grid."""
+    _setup()
+    height = 1.2 + 0.28 * max(len(grids), 1)
+    fig = Figure(figsize=(6.4, min(height, 9)))
+    ax = fig.add_subplot()
+    y = np.arange(len(grids))
+    cov = pd.to_numeric(grids["coverage"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    ax.barh(y, cov, color=PALETTE[0])
+    for yi, v in zip(y, cov):
+        ax.text(min(v, 1.0) + 0.01, yi, f"{v * 100:.1f}%", va="center", fontsize=8)
+    ax.set_yticks(y, list(grids["grid_label"]))
+    ax.invert_yaxis()
+    _percent(ax, "x", 0, 1.12)
+    if target is not None:
+        ax.axvline(target, color=PALETTE[5], linestyle="--", linewidth=1, label="目标")
+        ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.set_title(title, fontsize=12, loc="left")
+    return to_svg(fig)

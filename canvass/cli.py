@@ -1,0 +1,163 @@
+"""Command line: parse options, call the batch, print progress and a summary. Nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .config import SAMPLE_DATA
+from .errors import CanvassError
+
+EPILOG = """示例 examples:
+  python run_reports.py                                   # 示例数据，最近一周
+  python run_reports.py --data 数据/本周 --week 2023-W36
+  python run_reports.py --community 修竹社区 -p target_awareness 0.9
+  python run_reports.py --check --data 数据/本周             # 只检查输入文件
+退出码 exit codes: 0 全部成功；1 部分社区失败；2 未运行（参数、配置或输入有误）"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="run_reports.py", description="创城入户宣传周报：清洗数据、计算指标、生成各社区报告和街道汇总。",
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=SAMPLE_DATA, help="数据文件夹（默认：自带示例数据 data/sample）")
+    p.add_argument("--out", type=Path, default=Path("reports"), help="输出文件夹（默认 reports）")
+    p.add_argument("--week", help="报告周：2023-W36 或该周内任一日期；默认数据中最近的一周")
+    p.add_argument("--community", action="append", default=[], metavar="NAME", help="只重新生成这个社区的报告（可重复）")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="并行工作进程数（默认 CPU 核数）")
+    p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="覆盖笔记本参数，如 -p target_awareness 0.9（见 --list-params）")
+    p.add_argument("--config", type=Path, help="另用的 subdistrict.yml")
+    p.add_argument("--list-params", action="store_true", help="列出笔记本的全部参数后退出")
+    p.add_argument("--check", action="store_true", help="只读取和清洗，按文件和社区列出剔除的记录后退出")
+    p.add_argument("--force", action="store_true", help="忽略上次的结果，全部重新生成")
+    p.add_argument("--scheduler", help="Dask 调度器地址（如 tcp://host:8786），在集群上运行")
+    p.add_argument("--fresh-kernels", action="store_true", help="每个笔记本用新内核（较慢，用于核对）")
+    p.add_argument("--lock-wait", type=float, default=0.0, help="输出文件夹被占用时最多等待的秒数（默认不等）")
+    p.add_argument("--debug", action="store_true", help="出错时显示完整的 Python 错误信息")
+    return p
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _safe_streams() -> None:
+    # A Chinese Windows console is often GBK: never crash on a character it cannot show.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="replace")
+        except (AttributeError, ValueError):
+            pass
+
+
+def run_check(options, console) -> int:
+    from rich import box
+    from rich.table import Table
+
+    from .batch import choose_week, load_and_clean, rejects_table
+
+    config, cleaned = load_and_clean(options)
+    week, chosen = choose_week(options, cleaned)
+    table = rejects_table(cleaned, week)
+    console.print(f"检查 {options.data}：{len(cleaned.files)} 个文件，报告周 {week}" + ("（自动选择）" if chosen else ""))
+    files = Table(title="各文件行数", box=box.ASCII)
+    for col in ("文件", "数据行", "空行", "剔除"):
+        files.add_column(col)
+    counts = table.groupby("file").size()
+    for f in cleaned.files:
+        files.add_row(f.file, str(f.data_rows), str(f.blank_rows), str(int(counts.get(f.file, 0))))
+    console.print(files)
+    if len(table):
+        summary = table.groupby(["file", "community", "说明"]).size().rename("行数").reset_index()
+        t = Table(title=f"被剔除的记录（截至 {week}）", box=box.ASCII)
+        for col in ("文件", "社区", "原因", "行数", "行号（前 10 个）"):
+            t.add_column(col)
+        for _, r in summary.iterrows():
+            rows = table[(table["file"] == r["file"]) & (table["community"] == r["community"]) & (table["说明"] == r["说明"])]["row"]
+            t.add_row(r["file"], r["community"] or "（未知）", r["说明"], str(r["行数"]), ", ".join(map(str, rows.head(10))))
+        console.print(t)
+    else:
+        console.print("没有被剔除的记录。")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    _safe_streams()
+    args = build_parser().parse_args(argv)
+    console = _console()
+    try:
+        from .batch import BatchOptions, list_params_text, parse_overrides
+
+        if args.list_params:
+            console.print(list_params_text(), markup=False)
+            return 0
+        if args.jobs < 1:
+            from .errors import ParameterError
+            raise ParameterError(f"--jobs 的值 {args.jobs} 无效", expected="正整数")
+        params = parse_overrides([tuple(p) for p in args.param])
+        options = BatchOptions(data_dir=args.data, out_dir=args.out, week=args.week, communities=args.community,
+                               jobs=args.jobs, params=params, config_file=args.config, force=args.force,
+                               executor="dask" if args.scheduler else "local", scheduler=args.scheduler,
+                               warm=not args.fresh_kernels, lock_wait=args.lock_wait)
+        if args.check:
+            return run_check(options, console)
+        return run_and_report(options, console)
+    except CanvassError as exc:
+        if args.debug:
+            raise
+        console.print(f"错误 error: {exc.one_line()}", markup=False, style="bold red")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.print("已中断 interrupted")
+        return 130
+
+
+def run_and_report(options, console) -> int:
+    from rich import box
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from .batch import run_batch
+
+    finished = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as bar:
+        task = bar.add_task("生成社区报告", total=None)
+
+        def progress(community, outcome):
+            finished.append(community)
+            status = {"ok": "完成", "reused": "沿用", "failed": "失败"}.get(outcome.get("status"), outcome.get("status"))
+            extra = f" {outcome.get('error')}" if outcome.get("status") == "failed" else ""
+            bar.console.print(f"  [{status}] {community}  {outcome.get('seconds', 0):.1f}s{extra}", markup=False)
+            bar.update(task, advance=1)
+
+        result = run_batch(options, progress)
+        bar.update(task, total=len(finished), completed=len(finished))
+    if result.week_chosen:
+        console.print(f"报告周：{result.week}（数据中最近的一周，可用 --week 指定）", markup=False)
+    table = Table(title=f"{result.week} 各社区结果", box=box.ASCII)
+    for col in ("社区", "状态", "秒", "剔除行数", "报告"):
+        table.add_column(col)
+    import json
+    manifest = json.loads((result.out_dir / result.week / "manifest.json").read_text(encoding="utf-8"))
+    import pandas as pd
+    metrics = pd.read_csv(result.out_dir / result.week / "metrics.csv", encoding="utf-8-sig")
+    rejected = dict(zip(metrics["community"], metrics["rejected_rows"]))
+    for community, o in result.outcomes.items():
+        slug = manifest["slugs"][community]
+        path = result.out_dir / result.week / "communities" / f"{slug}.html"
+        status = {"ok": "完成", "reused": "沿用", "failed": "失败", "not run": "未运行"}.get(o.get("status"), o.get("status"))
+        if o.get("status") == "failed":
+            status += f"：{o.get('error', '')}"
+        table.add_row(community, status, f"{o.get('seconds', 0):.1f}", str(rejected.get(community, "")),
+                      str(path) if path.is_file() else "—")
+    console.print(table)
+    console.print(f"街道汇总 digest: {result.digest}", markup=False)
+    console.print(f"周报目录 index: {result.out_dir / 'index.html'}", markup=False)
+    if result.exit_code:
+        console.print("部分社区失败，见上表（其余报告和汇总已生成）。", style="yellow")
+    return result.exit_code

@@ -1,0 +1,52 @@
+"""One exception hierarchy: every error a user can cause, with its context.
+
+The CLI turns any ``CanvassError`` into a one-line message and exit code 2.
+"""
+
+from __future__ import annotations
+
+
+class CanvassError(Exception):
+    """Base class: a problem the user can fix (bad input, config or argument)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, file: str | None = None, column: str | None = None,
+                 row: int | None = None, expected: str | None = None):
+        self.message = message
+        self.file = file
+        self.column = column
+        self.row = row
+        self.expected = expected
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        """Return the message with its context, on one line."""
+        parts = []
+        if self.file:
+            parts.append(f"文件 {self.file}")
+        if self.row is not None:
+            parts.append(f"第 {self.row} 行")
+        if self.column:
+            parts.append(f"列 “{self.column}”")
+        where = "，".join(parts)
+        text = f"{where}：{self.message}" if where else self.message
+        if self.expected:
+            text += f"（应为 expected: {self.expected}）"
+        return " ".join(text.split())
+
+
+class InputError(CanvassError):
+    """An input file cannot be read or lacks what the data contract requires."""
+
+
+class ConfigError(CanvassError):
+    """subdistrict.yml has an unknown key or a bad value."""
+
+
+class ParameterError(CanvassError):
+    """A command-line option or notebook parameter is unknown or has a bad value."""
+
+
+class LockError(CanvassError):
+    """Another batch is writing to the same output folder."""

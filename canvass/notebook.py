@@ -1,0 +1,98 @@
+"""The calls report notebooks make: load data for one community or the digest, show fragments.
+
+A notebook gets its data either from the batch (``prepared_dir``: slices cleaned once per
+batch) or, run on its own, from ``data_dir`` through the on-demand cache.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import report
+from .config import SAMPLE_DATA, resolve_project_path
+from .errors import ParameterError
+from .metrics import latest_week
+from .store import load_prepared, prepare
+
+
+def show(fragment: str) -> None:
+    """Display an HTML fragment as the cell's output."""
+    from IPython.display import HTML, display
+
+    display(HTML(fragment))
+
+
+def is_sample(data_dir: str | Path) -> bool:
+    """Return True when ``data_dir`` is the bundled sample (reports then carry a banner)."""
+    try:
+        return resolve_project_path(data_dir).resolve() == SAMPLE_DATA.resolve()
+    except OSError:
+        return False
+
+
+def _prepared(data_dir, prepared_dir, config_file=None) -> Path:
+    if prepared_dir:
+        return Path(prepared_dir)
+    cfg = resolve_project_path(config_file) if config_file else None
+    return prepare(resolve_project_path(data_dir), cfg)
+
+
+def _targets(cleaned, overrides: dict) -> dict:
+    targets = dict(cleaned.config.targets)
+    for k, v in overrides.items():
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+            raise ParameterError(f"目标 target_{k} 的值 {v!r} 无效", expected="0 到 1 之间的小数")
+        targets[k] = float(v)
+    return targets
+
+
+def _week(week, prepared: Path) -> str:
+    from .dates import parse_week
+    if week:
+        return parse_week(week)
+    found = latest_week(load_prepared(prepared))
+    if found is None:
+        raise ParameterError("数据中没有任何走访或问卷记录，无法确定报告周", expected="用 week 参数指定，如 2023-W36")
+    return found
+
+
+def community_context(community: str, week: str | None, data_dir: str, prepared_dir: str | None = None,
+                      targets: dict | None = None, overdue_days: int | None = None,
+                      config_file: str | None = None) -> report.CommunityView:
+    """Return the view one community report shows."""
+    prepared = _prepared(data_dir, prepared_dir, config_file)
+    w = _week(week, prepared)
+    cleaned = load_prepared(prepared, community)
+    return report.community_view(cleaned, community, w, _targets(cleaned, targets or {}), overdue_days,
+                                 sample_data=is_sample(data_dir))
+
+
+def digest_context(week: str | None, data_dir: str, prepared_dir: str | None = None,
+                   targets: dict | None = None, overdue_days: int | None = None,
+                   run_file: str | None = None, config_file: str | None = None) -> report.DigestView:
+    """Return the view the sub-district digest shows (with the batch's outcomes when given)."""
+    prepared = _prepared(data_dir, prepared_dir, config_file)
+    w = _week(week, prepared)
+    cleaned = load_prepared(prepared)
+    outcomes, links = {}, {}
+    if run_file:
+        run = json.loads(Path(run_file).read_text(encoding="utf-8"))
+        outcomes, links = run.get("outcomes", {}), run.get("links", {})
+    return report.digest_view(cleaned, w, _targets(cleaned, targets or {}), overdue_days,
+                              outcomes=outcomes, links=links, sample_data=is_sample(data_dir))
+
+
+def reset_state() -> None:
+    """Forget per-run state in a reused kernel: pyplot figures and matplotlib settings."""
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+    import matplotlib
+
+    matplotlib.rcdefaults()
+    from . import charts
+    charts._ready = False

@@ -1,0 +1,73 @@
+"""Personal data: masking free text for forwarded reports, and names/phones for staff lists."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+
+import pandas as pd
+
+from .normalize import CN_NUMERAL, number_text
+
+_PHONE_RUN = re.compile(r"(?<!\d)(\d{3})\d{4,}(\d{4})(?!\d)|(?<!\d)\d{7,10}(?!\d)")
+_N = rf"(?:\d+|{CN_NUMERAL})"
+_ADDR_FULL = re.compile(rf"(?P<b>{_N})\s*(?:号楼|栋|幢|座|号|楼|#)\s*-?\s*{_N}\s*单元\s*-?\s*\d+\s*(?:室|号)?")
+_ADDR_DASH = re.compile(r"(?<![\d.:/])(?P<b>\d{1,3})\s*[-#－]\s*\d{1,2}\s*[-－]\s*\d{2,4}(?![\d.:/])")
+_ADDR_TWO = re.compile(rf"(?P<b>{_N})\s*(?:号楼|栋|幢|座|楼)\s*\d{{2,4}}\s*(?:室|号)")
+_ADDR_UNIT_ROOM = re.compile(rf"{_N}\s*单元\s*-?\s*\d+\s*(?:室|号)?")
+_ADDR_ROOM = re.compile(r"(?<!\d)\d{3,4}\s*室")
+
+
+def mask_phone(text: str) -> str:
+    """Return ``13812345678`` as ``138****5678``; shorter digit runs become ``****``."""
+    def repl(m: re.Match) -> str:
+        if m.group(1):
+            return f"{m.group(1)}****{m.group(2)}"
+        return "****"
+    return _PHONE_RUN.sub(repl, text)
+
+
+def mask_name(name: str) -> str:
+    """Return a name with all but its first character masked: ``王**``, ``王*``."""
+    name = str(name).strip()
+    return name[:1] + "*" * (len(name) - 1) if name else ""
+
+
+def _building(m: re.Match) -> str:
+    b = number_text(m.group("b").strip())
+    return f"{b}号楼" if b else "某号楼"
+
+
+def mask_addresses(text: str) -> str:
+    """Return text with addresses below building level masked to the building (``3号楼``)."""
+    text = _ADDR_FULL.sub(_building, text)
+    text = _ADDR_DASH.sub(_building, text)
+    text = _ADDR_TWO.sub(_building, text)
+    text = _ADDR_UNIT_ROOM.sub("某单元某室", text)
+    return _ADDR_ROOM.sub("某室", text)
+
+
+class FreeTextMasker:
+    """Masks residents' free text: phones, registry names (≥ 2 characters), addresses."""
+
+    def __init__(self, names: Iterable[str] = ()):
+        uniq = sorted({n.strip() for n in names if isinstance(n, str) and len(n.strip()) >= 2},
+                      key=len, reverse=True)
+        self._names = re.compile("|".join(map(re.escape, uniq))) if uniq else None
+
+    def mask(self, text: str) -> str:
+        """Return ``text`` with personal data masked (not yet HTML-escaped)."""
+        text = "" if text is None or (isinstance(text, float) and text != text) else str(text)
+        if self._names is not None:
+            text = self._names.sub("某某", text)
+        return mask_addresses(mask_phone(text))
+
+    def mask_html(self, text: str) -> str:
+        """Return ``text`` masked and HTML-escaped, safe to place in a report."""
+        return html.escape(self.mask(text), quote=True)
+
+    def mask_series(self, values: pd.Series) -> pd.Series:
+        """Return masked text for a column, once per distinct value."""
+        uniq = pd.unique(values.fillna(""))
+        return values.fillna("").map({u: self.mask(u) for u in uniq})

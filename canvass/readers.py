@@ -1,0 +1,151 @@
+"""Read staff exports (CSV in any Chinese encoding, .xlsx, .xls) as grids of text cells.
+
+Readers are registered by file extension. Every cell comes back as text (``501`` never
+becomes ``501.0``), blank rows keep their place, and each row carries the row number
+Excel shows for it (the first row of the sheet is row 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError
+
+READERS: dict = {}
+
+
+def reader(*extensions):
+    """Register a function reading ``Path -> DataFrame of text cells`` for extensions."""
+    def wrap(func):
+        for ext in extensions:
+            READERS[ext] = func
+        return func
+    return wrap
+
+
+def decode_csv_bytes(data: bytes, file: str) -> str:
+    """Return CSV text: a UTF-8 BOM means UTF-8, else strict UTF-8, else GB18030."""
+    if not data:
+        raise InputError("文件是空的（0 字节） empty file", file=file, expected="带表头的 CSV 表格")
+    if b"\x00" in data[:65536]:
+        raise InputError("不是文本表格（含二进制内容） binary data, not a CSV", file=file,
+                         expected="UTF-8 或 GBK 编码的 CSV")
+    if data.startswith(b"\xef\xbb\xbf"):
+        candidates = ("utf-8-sig",)
+    else:
+        candidates = ("utf-8", "gb18030")
+    for enc in candidates:
+        try:
+            text = data.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise InputError("无法识别文件编码 cannot decode", file=file, expected="UTF-8 或 GBK/GB18030 编码的 CSV")
+    sample = text[:65536]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t")
+    if controls > max(3, len(sample) // 200):
+        raise InputError("不是文本表格（含大量控制字符） binary data, not a CSV", file=file,
+                         expected="UTF-8 或 GBK 编码的 CSV")
+    return text
+
+
+@reader(".csv")
+def read_csv(path: Path, file: str) -> pd.DataFrame:
+    """Return a CSV file's cells as text, rows in file order (records, as Excel counts them)."""
+    text = decode_csv_bytes(path.read_bytes(), file)
+    head = list(csv.reader(io.StringIO("\n".join(text.splitlines()[:50]))))
+    width = max((len(r) for r in head), default=1) or 1
+    try:
+        frame = pd.read_csv(io.StringIO(text), header=None, names=range(width), dtype=str,
+                            keep_default_na=False, na_filter=False, skip_blank_lines=False,
+                            engine="c")
+    except (pd.errors.ParserError, ValueError):
+        rows = list(csv.reader(io.StringIO(text)))
+        width = max((len(r) for r in rows), default=1) or 1
+        frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
+    except csv.Error as exc:
+        raise InputError(f"CSV 格式错误：{exc}", file=file) from None
+    return frame.fillna("").astype(object)
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return ""
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M:%S")
+    return str(value)
+
+
+@reader(".xlsx", ".xlsm", ".xls")
+def read_workbook(path: Path, file: str) -> pd.DataFrame:
+    """Return the first non-empty sheet of a workbook as text cells (calamine engine)."""
+    from python_calamine import CalamineWorkbook
+
+    if path.stat().st_size == 0:
+        raise InputError("文件是空的（0 字节） empty file", file=file, expected="Excel 工作簿")
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+        for index in range(len(book.sheet_names)):
+            rows = book.get_sheet_by_index(index).to_python(skip_empty_area=False)
+            if any(any(c not in (None, "") for c in r) for r in rows):
+                break
+        else:
+            rows = []
+    except Exception as exc:  # calamine raises several types for corrupt/encrypted files
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise InputError(f"无法读取的 Excel 文件（损坏或有密码保护） cannot read workbook: {detail}",
+                         file=file, expected="未加密的 .xlsx 或 .xls 工作簿") from None
+    width = max((len(r) for r in rows), default=1) or 1
+    cells = [[_cell_text(c) for c in r] + [""] * (width - len(r)) for r in rows]
+    return pd.DataFrame(cells, dtype=object) if cells else pd.DataFrame(columns=range(1), dtype=object)
+
+
+@dataclass
+class RawSheet:
+    """A file's cells as text; ``rows[i]`` is the Excel row number of line ``i``."""
+
+    file: str
+    cells: pd.DataFrame
+
+
+def read_sheet(path: Path, file: str) -> RawSheet:
+    """Return the cells of one input file, choosing the reader by extension."""
+    func = READERS.get(path.suffix.lower())
+    if func is None:
+        raise InputError("不支持的文件类型", file=file, expected=", ".join(sorted(READERS)))
+    try:
+        cells = func(path, file)
+    except InputError:
+        raise
+    except (OSError, MemoryError) as exc:
+        raise InputError(f"无法读取文件：{exc}", file=file) from None
+    cells.columns = range(cells.shape[1])
+    return RawSheet(file=file, cells=cells)
+
+
+def list_input_files(folder: Path) -> list[Path]:
+    """Return the readable files of a kind's folder in sorted file-name order."""
+    files = []
+    for p in sorted(folder.iterdir(), key=lambda p: p.name):
+        if p.name.startswith((".", "~$")) or not p.is_file():
+            continue
+        if p.suffix.lower() in READERS:
+            files.append(p)
+    return files

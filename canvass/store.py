@@ -1,0 +1,148 @@
+"""Cleaned data on disk: per-community parquet slices, cached by the inputs' hashes.
+
+The batch cleans once and writes one slice per community, so a community notebook
+reads only its own rows (cost does not grow with the number of communities). Staff
+running a notebook on its own get the same slices from a cache keyed by the inputs'
+sha256 sums, the configuration and the package's code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .clean import Cleaned, FileRecord, clean_folder, list_input_files
+from .config import CACHE_DIR, KINDS, Config, load_config
+
+TABLES = ("households", "visits", "surveys", "issues", "rejects")
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def code_fingerprint() -> str:
+    """Return a hash of the package's source, so a code change invalidates caches."""
+    h = hashlib.sha256(__version__.encode())
+    for p in sorted(_PACKAGE_DIR.rglob("*.py")):
+        h.update(p.relative_to(_PACKAGE_DIR).as_posix().encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def input_fingerprint(data_dir: Path, config_file: Path | None = None) -> str:
+    """Return a hash of every input file (path and bytes), the configuration and the code."""
+    h = hashlib.sha256(code_fingerprint().encode())
+    cfg = config_file if config_file is not None else data_dir / "subdistrict.yml"
+    if cfg.is_file():
+        h.update(cfg.read_bytes())
+    for kind in KINDS:
+        folder = data_dir / kind
+        if not folder.is_dir():
+            continue
+        for p in list_input_files(folder):
+            h.update(p.relative_to(data_dir).as_posix().encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:24]
+
+
+def _config_json(config: Config) -> dict:
+    d = dataclasses.asdict(config)
+    if d["campaign_start"] is not None:
+        d["campaign_start"] = d["campaign_start"].isoformat()
+    return d
+
+
+def _config_from_json(d: dict) -> Config:
+    d = dict(d)
+    if d.get("campaign_start"):
+        d["campaign_start"] = dt.date.fromisoformat(d["campaign_start"])
+    d["communities"] = tuple(d["communities"])
+    d["issue_categories"] = tuple(d["issue_categories"])
+    d["aliases"] = {k: tuple(v) for k, v in d["aliases"].items()}
+    return Config(**d)
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    df = df.copy()
+    for col in df.columns:
+        if df[col].dtype == object:
+            df[col] = df[col].astype("string")
+    df.to_parquet(path, index=False)
+
+
+def save_prepared(cleaned: Cleaned, folder: Path) -> Path:
+    """Write cleaned tables as one parquet slice per community (plus unassigned rejects)."""
+    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    meta = {"communities": list(cleaned.communities), "config": _config_json(cleaned.config),
+            "files": [dataclasses.asdict(f) for f in cleaned.files], "version": __version__}
+    for i, community in enumerate(cleaned.communities):
+        d = tmp / f"c{i:04d}"
+        d.mkdir()
+        for t in TABLES:
+            frame = getattr(cleaned, t)
+            _write_parquet(frame[frame["community"] == community], d / f"{t}.parquet")
+    rej = cleaned.rejects
+    _write_parquet(rej[~rej["community"].isin(cleaned.communities)], tmp / "rejects_unassigned.parquet")
+    (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    if folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        os.replace(tmp, folder)
+    except OSError:  # another process won the race with identical content
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _read(path: Path) -> pd.DataFrame:
+    df = pd.read_parquet(path)
+    for col in df.columns:
+        if str(df[col].dtype) in ("string", "str"):
+            df[col] = df[col].astype(object).where(df[col].notna(), "")
+    return df
+
+
+def load_prepared(folder: Path, community: str | None = None) -> Cleaned:
+    """Return the cleaned tables of one community (or of all, with ``community=None``)."""
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    communities = meta["communities"]
+    if community is not None and community not in communities:
+        from .errors import ParameterError
+        raise ParameterError(f"数据中没有社区 “{community}”", expected="、".join(communities))
+    picks = [communities.index(community)] if community is not None else range(len(communities))
+    tables = {t: [] for t in TABLES}
+    for i in picks:
+        d = folder / f"c{i:04d}"
+        for t in TABLES:
+            tables[t].append(_read(d / f"{t}.parquet"))
+    if community is None:
+        tables["rejects"].append(_read(folder / "rejects_unassigned.parquet"))
+    frames = {t: pd.concat(v, ignore_index=True) if v else pd.DataFrame() for t, v in tables.items()}
+    for t, cols in (("visits", ["date"]), ("surveys", ["submitted_at", "date"]),
+                    ("issues", ["raised", "resolved"]), ("rejects", ["date"])):
+        for c in cols:
+            if c in frames[t]:
+                frames[t][c] = pd.to_datetime(frames[t][c].replace("", pd.NA))
+    files = [FileRecord(**f) for f in meta["files"]]
+    return Cleaned(frames["households"], frames["visits"], frames["surveys"], frames["issues"],
+                   frames["rejects"], files, [community] if community else communities,
+                   _config_from_json(meta["config"]))
+
+
+def prepare(data_dir: Path, config_file: Path | None = None, cache_root: Path | None = None,
+            cleaned: Cleaned | None = None) -> Path:
+    """Return a folder of prepared slices for ``data_dir``, cleaning only on a cache miss."""
+    cache_root = cache_root or (CACHE_DIR / "prepared")
+    folder = cache_root / input_fingerprint(data_dir, config_file)
+    if (folder / "meta.json").is_file():
+        return folder
+    if cleaned is None:
+        cleaned = clean_folder(data_dir, load_config(data_dir, config_file))
+    return save_prepared(cleaned, folder)
