@@ -26,7 +26,7 @@ setup: $(STAMP)
 
 ## Run the weekly batch on the bundled sample data and print where the digest is
 demo: setup
-	$(PY) run_reports.py --data data/sample --out $(OUT)
+	$(PY) run_reports.py --data data/sample --out $(OUT) --week 2023-W37
 
 ## Run the test suite
 test: setup

@@ -347,6 +347,7 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
                 if c not in outcomes:
                     prev = previous.get(c)
                     outcomes[c] = {**prev, "status": prev.get("status", "not run")} if prev else {"status": "not run", "error": ""}
+            outcomes = {c: outcomes[c] for c in cleaned.communities}
             links = {c: f"communities/{plan.slugs[c]}.html" for c in cleaned.communities
                      if outcomes[c].get("status") in ("ok", "reused") and (wdir / "communities" / f"{plan.slugs[c]}.html").is_file()}
             run_file = idir / "run.json"

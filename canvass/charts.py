@@ -76,7 +76,7 @@ def trend_chart(trend: pd.DataFrame, title: str, keys=("coverage", "awareness", 
     ax.set_ylabel("累计比率")
     ax.set_title(title, fontsize=12, loc="left")
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
-    ax.legend(fontsize=8, ncol=3, frameon=False, loc="lower right")
+    ax.legend(fontsize=8, ncol=3, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     return to_svg(fig)
 
 
@@ -96,7 +96,7 @@ def coverage_lines(trends: pd.DataFrame, title: str) -> str:
     ax.set_ylabel("覆盖率（累计）")
     ax.set_title(title, fontsize=12, loc="left")
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
-    ax.legend(fontsize=8, ncol=3, frameon=False, loc="lower right")
+    ax.legend(fontsize=8, ncol=3, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     return to_svg(fig)
 
 
@@ -120,15 +120,15 @@ def weekly_bars(trend: pd.DataFrame, title: str) -> str:
 def grid_coverage_bars(grids: pd.DataFrame, title: str, target: float | None = None) -> str:
     """Return an SVG horizontal bar chart of coverage per grid."""
     _setup()
-    height = 1.2 + 0.28 * max(len(grids), 1)
-    fig = Figure(figsize=(6.4, min(height, 9)))
+    height = 1.0 + 0.22 * max(len(grids), 1)
+    fig = Figure(figsize=(6.4, min(height, 8)))
     ax = fig.add_subplot()
     y = np.arange(len(grids))
     cov = pd.to_numeric(grids["coverage"], errors="coerce").fillna(0).to_numpy(dtype=float)
     ax.barh(y, cov, color=PALETTE[0])
     for yi, v in zip(y, cov):
-        ax.text(min(v, 1.0) + 0.01, yi, f"{v * 100:.1f}%", va="center", fontsize=8)
-    ax.set_yticks(y, list(grids["grid_label"]))
+        ax.text(min(v, 1.0) + 0.01, yi, f"{v * 100:.1f}%", va="center", fontsize=7)
+    ax.set_yticks(y, list(grids["grid_label"]), fontsize=8)
     ax.invert_yaxis()
     _percent(ax, "x", 0, 1.12)
     if target is not None:

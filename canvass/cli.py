@@ -116,6 +116,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def run_and_report(options, console) -> int:
     from rich import box
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -154,10 +161,10 @@ def run_and_report(options, console) -> int:
         if o.get("status") == "failed":
             status += f"：{o.get('error', '')}"
         table.add_row(community, status, f"{o.get('seconds', 0):.1f}", str(rejected.get(community, "")),
-                      str(path) if path.is_file() else "—")
+                      _shown(path) if path.is_file() else "—")
     console.print(table)
-    console.print(f"街道汇总 digest: {result.digest}", markup=False)
-    console.print(f"周报目录 index: {result.out_dir / 'index.html'}", markup=False)
+    console.print(f"周报目录 index: {_shown(result.out_dir / 'index.html')}", markup=False)
+    console.print(f"街道汇总 digest: {_shown(result.digest)}", markup=False)
     if result.exit_code:
         console.print("部分社区失败，见上表（其余报告和汇总已生成）。", style="yellow")
     return result.exit_code

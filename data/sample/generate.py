@@ -511,9 +511,9 @@ def simulate_issues(rng, hhs, cal, prof, messy):
         hh = rng.choice(hhs)
         desc = rng.choice(ISSUE_TEMPLATES[cat]).format(b=hh.b, u=hh.u or 1, g=rng.choice("东南西北"))
         handling = pick(rng, ["社区解决", "上报", "已上报", "", "物业处理"], [55, 20, 10, 10, 5])
-        ttr = rng.randint(0, 6) if handling == "社区解决" else rng.randint(2, 25)
+        ttr = rng.randint(0, 6) if handling == "社区解决" else rng.randint(2, 20)
         rd = raised + dt.timedelta(days=ttr)
-        resolved = rd <= cal.end and rng.random() < 0.92
+        resolved = rd <= cal.end and rng.random() < 0.94
         a = rng.random()
         addr = f"{hh.b}号楼" if a < 0.45 else (addr_text(hh.b, hh.u, hh.r) if a < 0.6 else "")
         key = (raised, cat, desc, handling, resolved, addr)
@@ -567,6 +567,9 @@ class Output:
         for i, (_, tag) in enumerate(rows):
             if tag:
                 self.planted.append((rel, n_pre + 2 + i, tag))
+
+    def note(self, rel, row, what):
+        self.planted.append((rel, row, what))
 
     def _path(self, rel):
         p = self.root / rel
@@ -653,7 +656,7 @@ class Output:
 
 # ----------------------------------------------------------------------------- messy files
 def emit_registry(out, cm, cal):
-    prof, rng, name, st = cm.prof, cm.mrng, cm.name, cm.prof.style
+    rng, name, st = cm.mrng, cm.name, cm.prof.style
     hhs = cm.hhs
     rows = []
     if st == 0:  # xlsx, title row + date line, numeric cells (phone as a number)
@@ -669,10 +672,12 @@ def emit_registry(out, cm, cal):
                [f"制表日期：{d_cn(start)}", None, None, None, None, None, None, f"制表人：{person_name(rng)}"]]
         out.raw(f"households/~${name}住户台账.xlsx",
                 b"\x0bgenerate.py" + b" " * 43 + b"\x00" * 111)  # an Excel lock file: ignored
-        out.planted.append((f"households/~${name}住户台账.xlsx", 0, "Excel lock file (must be ignored)"))
+        out.note(f"households/~${name}住户台账.xlsx", 0, "Excel lock file (must be ignored)")
         out.xlsx(f"households/{name}住户台账.xlsx", header, rows, pre=pre, sheet="住户台账",
                  widths={"H": 14})
-        out.planted.append((f"households/{name}住户台账.xlsx", 1, f"title row {name}住户台账 and a date line above the header (header on row 3); 楼号/单元/室 and 联系电话 stored as numbers"))
+        out.note(f"households/{name}住户台账.xlsx", 1,
+                 f"title row {name}住户台账 and a date line above the header (header on row 3); "
+                 "楼号/单元/室 and 联系电话 stored as numbers")
     elif st == 1:  # GBK CSV, split columns, values sometimes with suffixes
         header = ["所属社区", "所属网格", "楼号", "单元", "室", "户主", "电话", "房屋状态"]
         for h in hhs:
@@ -686,7 +691,8 @@ def emit_registry(out, cm, cal):
         j = rng.randint(min(10, len(rows) // 2), len(rows) // 2)
         while not isinstance(rows[j][0], list) or rows[j][1]:
             j += 1
-        place(rows, rng, list(rows[j][0]), f"duplicate household (exact copy of data row {j + 2})", lo=0.6, hi=0.95)
+        place(rows, rng, list(rows[j][0]), f"duplicate household (exact copy of data row {j + 2})",
+              lo=0.6, hi=0.95)
         out.csv(f"households/{name}住户台账.csv", header, rows, encoding="gbk")
     elif st == 2:  # UTF-8-BOM CSV, one address column in all spellings
         header = ["社区", "网格", "地址", "姓名", "手机", "居住状态"]
@@ -703,19 +709,22 @@ def emit_registry(out, cm, cal):
         j = next(i for i, (c, _) in enumerate(rows) if c is orig)
         dup = list(orig)
         dup[2] = addr_text(h.b, h.u, h.r, "std" if "-" in orig[2] or "－" in orig[2] else "dash", name)
-        place(rows, rng, dup, f"duplicate household (same household as data row {j + 2}, other spelling {dup[2]})", lo=0.6, hi=0.95)
+        place(rows, rng, dup, f"duplicate household (same household as data row {j + 2}, "
+                              f"other spelling {dup[2]})", lo=0.6, hi=0.95)
         out.csv(f"households/{name}住户台账.csv", header, rows, encoding="utf-8-sig")
     elif st == 3:  # UTF-8 CSV, split columns, grid in three spellings
         header = ["社区名称", "网格编号", "楼栋", "单元", "户号", "户主姓名", "手机号", "居住状态"]
         for h in hhs:
             form = pick(rng, ["num", "di", "cn"], [5, 3, 2])
             occ = "待核实" if h.excluded else h.occ
+            tag = "unknown occupancy 待核实 (household has no valid row)" if h.excluded else None
             rows.append(([name, grid_text(h.grid, form), str(h.b), "" if h.u is None else str(h.u),
-                          str(h.r), h.name, h.phone, occ], "unknown occupancy 待核实 (household has no valid row)" if h.excluded else None))
+                          str(h.r), h.name, h.phone, occ], tag))
         j = rng.randint(len(rows) // 3, len(rows) // 2)
         first = list(rows[j][0])
         first[7] = "待核实"
-        rows.insert(j, (first, f"unknown occupancy 待核实; the valid copy of this household on the next row is kept"))
+        rows.insert(j, (first, "unknown occupancy 待核实; the valid copy of this household "
+                               "on the next row is kept"))
         out.csv(f"households/{name}住户台账.csv", header, rows, encoding="utf-8")
     else:  # xlsx, plain header, address string with the community name in front
         header = ["社区", "网格名称", "家庭住址", "户主", "联系电话", "居住状态"]
@@ -775,7 +784,7 @@ VISIT_HEADERS = {
 
 
 def emit_visits(out, cm, cal, other_name):
-    prof, rng, name, st = cm.prof, cm.mrng, cm.name, cm.prof.style
+    rng, name, st = cm.mrng, cm.name, cm.prof.style
     header = VISIT_HEADERS[st]
     by_week = {}
     for v in cm.visits:
@@ -803,21 +812,24 @@ def emit_visits(out, cm, cal, other_name):
                     place(rows, rng, c, "bad date 2023-13-45")
                 if lab == wl(2):
                     pre = [[f"{name}入户走访记录（{lab}）"]]
-                    out.planted.append((f"visits/{name}_走访记录_{lab}.xlsx", 1, "title row above the header (header on row 2)"))
+                    out.note(f"visits/{name}_走访记录_{lab}.xlsx", 1,
+                             "title row above the header (header on row 2)")
                 if lab == push_label:
                     c = visit_cells(st, cm, tmpl(vs), rng)
                     c[6] = "改天再来"
                     place(rows, rng, c, "unknown outcome 改天再来")
                     place(rows, rng, BLANK, "blank row (skipped)")
-                    mark(rows, rng, "materials 2.0 (float cell, valid)", ok=lambda c: isinstance(c[7], int) and c[7] > 0)
-                    mark(rows, rng, "materials as text 2份 (valid)", ok=lambda c: isinstance(c[7], int) and c[7] > 0)
+                    has_int = lambda c: isinstance(c[7], int) and c[7] > 0  # noqa: E731
+                    mark(rows, rng, "materials 2.0 (float cell, valid)", ok=has_int)
+                    mark(rows, rng, "materials as text 2份 (valid)", ok=has_int)
                 for i, (c, t) in enumerate(rows):
                     if t == "materials 2.0 (float cell, valid)":
                         c[7] = float(c[7])
                     elif t == "materials as text 2份 (valid)":
                         c[7] = f"{c[7]}份"
                 if mode == "serial":
-                    out.planted.append((f"visits/{name}_走访记录_{lab}.xlsx", 2, "dates as Excel serial numbers (numeric cells) in the whole file"))
+                    out.note(f"visits/{name}_走访记录_{lab}.xlsx", 2,
+                             "dates as Excel serial numbers (numeric cells) in the whole file")
             elif st == 1:
                 if lab == wl(1):
                     g = cm.ghost("building")
@@ -836,7 +848,8 @@ def emit_visits(out, cm, cal, other_name):
                     c = visit_cells(st, cm, tmpl(vs), rng)
                     c[4] = "两份"
                     place(rows, rng, c, "bad materials count 两份")
-                    mark(rows, rng, "date as Excel serial text (valid)", ok=lambda c: c[0].count("/") == 2 and " " not in c[0])
+                    mark(rows, rng, "date as Excel serial text (valid)",
+                         ok=lambda c: c[0].count("/") == 2 and " " not in c[0])
                     for c, t in rows:
                         if t == "date as Excel serial text (valid)":
                             y, m, d = map(int, c[0].split("/"))
@@ -875,7 +888,8 @@ def emit_visits(out, cm, cal, other_name):
         f2 = f"visits/{name}_走访台账_截至{cal.end:%Y%m%d}.csv"
         out.csv(f1, header, first, encoding="gbk")
         second = [(list(c), None) for c, _ in rows]
-        out.planted.append((f2, 2, f"resent cumulative ledger: data rows 2..{n_first + 1} repeat {f1} exactly -> duplicate row"))
+        out.note(f2, 2, f"resent cumulative ledger: data rows 2..{n_first + 1} repeat {f1} exactly "
+                        "-> duplicate row")
         tail = second[n_first:]
         c = list(rng.choice(tail[len(tail) // 3:])[0])
         c[1] = "九月五日"
@@ -901,7 +915,9 @@ def emit_visits(out, cm, cal, other_name):
     mark(rows, rng, "room written 0501-style with a leading zero (valid)", ok=lambda c: c[4].startswith("0"))
     out.xlsx(f"visits/{name}_走访记录.xlsx", header, rows, sheet="走访记录", date_fmt="yyyy/m/d",
              datetime_fmt="yyyy/m/d h:mm")
-    out.planted.append((f"visits/{name}_走访记录.xlsx", 2, "dates mixed: real date cells, datetime cells, serial numbers, text 2023.9.5 and 2023-09-05 10:30; a few outcomes with spaces"))
+    out.note(f"visits/{name}_走访记录.xlsx", 2,
+             "dates mixed: real date cells, datetime cells, serial numbers, text 2023.9.5 and "
+             "2023-09-05 10:30; a few outcomes with spaces")
 
 
 SURVEY_HEADERS = {
@@ -942,12 +958,14 @@ def survey_cells(st, cm, ret, rng, seq=0):
         addr = "" if h is None else addr_text(
             h.b, h.u, h.r, pick(rng, ["dash", "std_noshi", "dong", "fw", "spaces"], [60, 20, 10, 5, 5]), name)
         src = pick(rng, ["微信", "手机提交", "链接"], [70, 20, 10])
-        ip = f"{rng.choice((39, 113, 120, 223))}.{rng.randint(1, 254)}.{rng.randint(1, 254)}.{rng.randint(1, 254)}(山东-青岛)"
+        ip = ".".join([str(rng.choice((39, 113, 120, 223)))] + [str(rng.randint(1, 254)) for _ in range(3)])
+        ip += "(山东-青岛)"
         return [seq, f"{d_slash(ts)} {ts:%H:%M:%S}", f"{rng.randint(35, 420)}秒", src,
                 "直接访问" if src != "链接" else "N/A", ip, name, addr, *a,
                 comment or "(空)", 0]
     if st == 1:
-        return [f"{ts:%Y-%m-%d %H:%M}", name, str(h.b), "" if h.u is None else str(h.u), str(h.r), *a, comment]
+        return [f"{ts:%Y-%m-%d %H:%M}", name, str(h.b), "" if h.u is None else str(h.u), str(h.r),
+                *a, comment]
     if st == 2:
         addr = "" if h is None else addr_text(h.b, h.u, h.r, "std" if rng.random() < 0.8 else "dash", name)
         if rng.random() < 0.6:
@@ -957,14 +975,15 @@ def survey_cells(st, cm, ret, rng, seq=0):
         return [tv, name, addr, *a, comment]
     if st == 3:
         addr = "" if h is None else addr_text(
-            h.b, h.u, h.r, pick(rng, ["hash", "zhuang", "zuo", "hao", "zero", "std", "dash"], [10, 10, 10, 10, 10, 25, 25]), name)
+            h.b, h.u, h.r, pick(rng, ["hash", "zhuang", "zuo", "hao", "zero", "std", "dash"],
+                                [10, 10, 10, 10, 10, 25, 25]), name)
         return [f"{d_slash(ts)} {ts:%H:%M:%S}", name, addr, *a, comment]
     b = h.b if rng.random() < 0.7 else f"{h.b}号楼"
     return [ts, name, b, h.u, h.r, *a, comment]
 
 
 def emit_surveys(out, cm, cal):
-    prof, rng, name, st = cm.prof, cm.mrng, cm.name, cm.prof.style
+    rng, name, st = cm.mrng, cm.name, cm.prof.style
     header = SURVEY_HEADERS[st]
     ac = ANS_COL[st]
     cc = ac + 5  # comment column
@@ -978,12 +997,13 @@ def emit_surveys(out, cm, cal):
         rows[i][0][cc] = text
 
     def tie():  # exact tie: same household, same timestamp, other answers, later in the file
-        i = mark(rows, rng, "exact tie: first of two returns with the same timestamp (this one is superseded)",
+        i = mark(rows, rng, "exact tie: first of two returns with one timestamp (this one is superseded)",
                  ok=has_addr)
         c = list(rows[i][0])
         c[ac + 3] = rng.choice(VOCAB[st]["satisfaction"][1])
         c[ac + 1] = rng.choice(VOCAB[st]["support"][0])
-        rows.insert(i + 1 + rng.randint(0, 3), (c, "exact tie: same household and timestamp as an earlier row; this later row stands"))
+        rows.insert(i + 1 + rng.randint(0, 3),
+                    (c, "exact tie: same household and timestamp as an earlier row; this later row stands"))
 
     def extra(h, tag, **change):
         base = list(rng.choice(rets[len(rets) // 5: 4 * len(rets) // 5]))
@@ -1006,7 +1026,8 @@ def emit_surveys(out, cm, cal):
         for i, (c, t) in enumerate(rows, 1):  # 序号 follows file order, as in 问卷星
             c[0] = i
         out.xls(f"surveys/{name}_创城问卷_问卷星下载答卷.xls", header, rows, sheet="Sheet1")
-        out.planted.append((f"surveys/{name}_创城问卷_问卷星下载答卷.xls", 2, "问卷星 export: numbered headers, (跳过)/(空) answers, anonymous returns with blank 住址 (~10%)"))
+        out.note(f"surveys/{name}_创城问卷_问卷星下载答卷.xls", 2,
+                 "问卷星 export: numbered headers, (跳过)/(空) answers, anonymous returns with blank 住址 (~10%)")
         return
     if st == 1:
         c = extra(cm.hhs[0], "unknown community 春光社区", c1=UNKNOWN_COMMUNITY)
@@ -1025,7 +1046,9 @@ def emit_surveys(out, cm, cal):
         c = extra(cm.hhs[0], "missing submitted_at (blank 提交时间)", c0=None)
         place(rows, rng, BLANK, "blank row (skipped)")
         out.xlsx(f"surveys/{name}_调查问卷.xlsx", header, rows, sheet="问卷", datetime_fmt="yyyy/m/d h:mm")
-        out.planted.append((f"surveys/{name}_调查问卷.xlsx", 2, "提交时间 as Excel serial numbers with fractions (e.g. 45174.8125) and as datetime cells; anonymous returns with blank 住址"))
+        out.note(f"surveys/{name}_调查问卷.xlsx", 2,
+                 "提交时间 as Excel serial numbers with fractions (e.g. 45174.8125) and as datetime cells; "
+                 "anonymous returns with blank 住址")
         return
     if st == 3:
         extra(cm.hhs[0], "bad date 2023-13-45", c0="2023-13-45 10:00:00")
@@ -1055,13 +1078,14 @@ ISSUE_HEADERS = {
     4: ["日期", "社区", "问题类别", "问题描述", "处理方式", "办理状态", "办结日期", "地址"],
 }
 # columns of: raised, category, description, status, resolved
-ISSUE_COLS = {0: (1, 3, 4, 6, 7), 1: (0, 2, 3, 5, 6), 2: (0, 2, 3, 5, 6), 3: (0, 2, 3, 7, 8), 4: (0, 2, 3, 5, 6)}
+ISSUE_COLS = {0: (1, 3, 4, 6, 7), 1: (0, 2, 3, 5, 6), 2: (0, 2, 3, 5, 6), 3: (0, 2, 3, 7, 8),
+              4: (0, 2, 3, 5, 6)}
 
 
 def emit_issues(out, cm, cal):
-    prof, rng, name, st = cm.prof, cm.mrng, cm.name, cm.prof.style
+    rng, name, st = cm.mrng, cm.name, cm.prof.style
     header = ISSUE_HEADERS[st]
-    ci_raised, ci_cat, ci_desc, ci_status, ci_res = ISSUE_COLS[st]
+    _, _, ci_desc, ci_status, ci_res = ISSUE_COLS[st]
     blank_res = 0.4 if st == 2 else 0.08
 
     def fmt(d):
@@ -1093,7 +1117,8 @@ def emit_issues(out, cm, cal):
                  status, resd, t["addr"]]
         else:
             c = [raised, name, t["cat"], t["desc"], t["handling"], status, resd, t["addr"]]
-        rows.append((c, f"unknown category {t['cat']} (read as 其他)" if t["cat"] in UNKNOWN_CATEGORIES else None))
+        tag = f"unknown category {t['cat']} (read as 其他)" if t["cat"] in UNKNOWN_CATEGORIES else None
+        rows.append((c, tag))
 
     def set_desc(text, tag):
         i = mark(rows, rng, tag)
@@ -1112,14 +1137,15 @@ def emit_issues(out, cm, cal):
         rows[i][0][ci_res] = d_slash(d)
         set_desc(HOSTILE_COMMENTS[3] + "，楼下车辆乱停没人管", "description with a phone number 13812345678")
         out.csv(f"issues/{name}_问题清单.CSV", header, rows, encoding="gbk")
-        out.planted.append((f"issues/{name}_问题清单.CSV", 1, "upper-case .CSV extension; GBK encoding"))
+        out.note(f"issues/{name}_问题清单.CSV", 1, "upper-case .CSV extension; GBK encoding")
         return
     if st == 2:
         i = mark(rows, rng, "missing status (blank 办理状态)")
         rows[i][0][ci_status] = ""
         set_desc(HOSTILE_COMMENTS[1], 'description <a href="javascript:alert(1)">点我</a>')
         out.csv(f"issues/{name}_问题清单.csv", header, rows, encoding="utf-8-sig")
-        out.planted.append((f"issues/{name}_问题清单.csv", 2, "~40% of resolved issues have a blank 办结日期 (resolved on the raised date)"))
+        out.note(f"issues/{name}_问题清单.csv", 2,
+                 "~40% of resolved issues have a blank 办结日期 (resolved on the raised date)")
         return
     if st == 3:
         i = mark(rows, rng, "unknown status 暂缓")
@@ -1142,15 +1168,14 @@ def emit_issues(out, cm, cal):
 # ----------------------------------------------------------------------------- clean files
 def emit_clean(out, cm, cal):
     """messy=False: one plain UTF-8 CSV per kind per community, canonical headers."""
-    name, rng = cm.name, cm.mrng
-    root = out.root
+    name = cm.name
     w_rows = []
     for h in cm.hhs:
         w_rows.append((name, f"第{h.grid}网格", h.b, "" if h.u is None else h.u, h.r, h.occ, h.name, h.phone))
     _plain_csv(out, f"households/{name}_住户台账.csv",
                ["社区", "网格", "楼号", "单元", "室", "居住状态", "户主", "联系电话"], w_rows)
     v_rows = []
-    for d, minute, h, outcome, mat, visitor in cm.visits:
+    for d, _, h, outcome, mat, visitor in cm.visits:
         v_rows.append((d.isoformat(), name, h.b, "" if h.u is None else h.u, h.r, CLEAN_OUTCOMES[outcome],
                        "" if mat is None else mat, visitor))
     _plain_csv(out, f"visits/{name}_走访记录.csv",

@@ -1,0 +1,48 @@
+"""Shared fixtures: the sample batch is run once per test session (also across xdist workers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "sample"
+SAMPLE_WEEK = "2023-W37"
+
+
+def run_cli(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ``python run_reports.py ARGS`` in a subprocess and return the completed process."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    return subprocess.run([sys.executable, str(ROOT / "run_reports.py"), *args], cwd=cwd, capture_output=True,
+                          text=True, encoding="utf-8", timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="session")
+def sample_reports(tmp_path_factory) -> Path:
+    """Return the --out folder of one batch run on the bundled sample (week 2023-W37)."""
+    shared = tmp_path_factory.getbasetemp().parent / "sample-batch"
+    with FileLock(str(shared) + ".lock"):
+        done = shared / "done.json"
+        if not done.is_file():
+            proc = run_cli("--data", str(SAMPLE), "--out", str(shared / "out"), "--week", SAMPLE_WEEK, "--jobs", "2")
+            (shared).mkdir(parents=True, exist_ok=True)
+            done.write_text(json.dumps({"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}),
+                            encoding="utf-8")
+    result = json.loads(done.read_text(encoding="utf-8"))
+    assert result["rc"] == 0, result["stdout"] + result["stderr"]
+    return shared / "out"
+
+
+@pytest.fixture(scope="session")
+def sample_cleaned():
+    """Return the sample data cleaned in-process."""
+    from canvass.clean import clean_folder
+    from canvass.config import load_config
+
+    return clean_folder(SAMPLE, load_config(SAMPLE))
