@@ -279,6 +279,14 @@ def _versions() -> dict:
     return out
 
 
+def remove_stale_temp_files(out: Path) -> None:
+    """Remove temporary files a killed batch left behind (we hold the lock: none are in use)."""
+    for pattern in (".*.tmp", ".*.ipynb", ".*.xlsx", ".*.html", ".*.csv", ".*.json"):
+        for p in out.rglob(pattern):
+            if p.is_file() and p.name.startswith(".") and p.name != ".gitkeep" and not p.name.startswith(".canvass"):
+                p.unlink(missing_ok=True)
+
+
 @dataclass
 class BatchResult:
     """What the batch did: per-community outcomes and where things are."""
@@ -312,6 +320,7 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
             timings.update(plan.timings)
             wdir, idir = out / week, out / "internal" / week
             manifest_path = wdir / "manifest.json"
+            remove_stale_temp_files(out)
             previous = _previous_outcomes(manifest_path)
 
             t = time.perf_counter()

@@ -63,7 +63,7 @@ def run_check(options, console) -> int:
     config, cleaned = load_and_clean(options)
     week, chosen = choose_week(options, cleaned)
     table = rejects_table(cleaned, week)
-    console.print(f"检查 {options.data}：{len(cleaned.files)} 个文件，报告周 {week}" + ("（自动选择）" if chosen else ""))
+    console.print(f"检查 {options.data_dir}：{len(cleaned.files)} 个文件，报告周 {week}" + ("（自动选择）" if chosen else ""))
     files = Table(title="各文件行数", box=box.ASCII)
     for col in ("文件", "数据行", "空行", "剔除"):
         files.add_column(col)
@@ -114,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("已中断 interrupted")
         return 130
+    except Exception as exc:  # a bug, not the user's fault: still one line unless --debug
+        if args.debug:
+            raise
+        console.print(f"内部错误 internal error: {type(exc).__name__}: {exc}（加 --debug 查看详情）",
+                      markup=False, style="bold red")
+        return 2
 
 
 def _shown(path: Path) -> str:
@@ -131,19 +137,26 @@ def run_and_report(options, console) -> int:
     from .batch import run_batch
 
     finished = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=False) as bar:
-        task = bar.add_task("生成社区报告", total=None)
+    # The bar appears with the first finished community, so an early error stays one line.
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, transient=False)
+    task = bar.add_task("生成社区报告", total=None)
 
-        def progress(community, outcome):
-            finished.append(community)
-            status = {"ok": "完成", "reused": "沿用", "failed": "失败"}.get(outcome.get("status"), outcome.get("status"))
-            extra = f" {outcome.get('error')}" if outcome.get("status") == "failed" else ""
-            bar.console.print(f"  [{status}] {community}  {outcome.get('seconds', 0):.1f}s{extra}", markup=False)
-            bar.update(task, advance=1)
+    def progress(community, outcome):
+        if not finished:
+            bar.start()
+        finished.append(community)
+        status = {"ok": "完成", "reused": "沿用", "failed": "失败"}.get(outcome.get("status"), outcome.get("status"))
+        extra = f" {outcome.get('error')}" if outcome.get("status") == "failed" else ""
+        bar.console.print(f"  [{status}] {community}  {outcome.get('seconds', 0):.1f}s{extra}", markup=False)
+        bar.update(task, advance=1)
 
+    try:
         result = run_batch(options, progress)
         bar.update(task, total=len(finished), completed=len(finished))
+    finally:
+        if finished:
+            bar.stop()
     if result.week_chosen:
         console.print(f"报告周：{result.week}（数据中最近的一周，可用 --week 指定）", markup=False)
     table = Table(title=f"{result.week} 各社区结果", box=box.ASCII)

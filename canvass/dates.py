@@ -25,6 +25,10 @@ def parse_datetimes(values: pd.Series) -> pd.Series:
     Accepts Y-M-D with ``-``/``/``/``.``, 年月日, either followed by a time, and Excel
     serial numbers 20000–80000 (a fraction is the time of day).
     """
+    if len(values) == 0:
+        # Fix: a header-only file gives zero rows; mapping through an empty lookup
+        # table crashed (cannot cast DatetimeArray to float64) instead of giving NaT-typed output.
+        return pd.Series([], index=values.index, dtype="datetime64[ns]")
     uniques = pd.Series(pd.unique(values.astype("string").fillna("")), dtype="object")
     text = uniques.astype(str).str.strip()
     parts = text.str.extract(_DATE_RE)
@@ -74,7 +78,7 @@ def week_bounds(label: str) -> tuple[dt.date, dt.date]:
     try:
         monday = dt.date.fromisocalendar(year, week, 1)
     except ValueError:
-        raise ParameterError(f"{year} 年没有第 {week} 周", expected="ISO 周 01–52/53") from None
+        raise ParameterError(f"无效的周 “{label.strip()}”：{year} 年没有第 {week} 周", expected="ISO 周 01–52/53") from None
     return monday, monday + dt.timedelta(days=6)
 
 

@@ -33,8 +33,14 @@ def _worker_main(tasks, results, prewarm: bool) -> None:
                 engine.warm_kernel().start()
             except Exception:  # the first task will retry and report the error
                 engine.discard_kernel()
+        parent = os.getppid()
         while True:
-            item = tasks.get()
+            try:
+                item = tasks.get(timeout=1.0)
+            except queue.Empty:
+                if os.getppid() != parent:  # the batch was killed: do not linger
+                    break
+                continue
             if item is None:
                 break
             index, func, arg = item

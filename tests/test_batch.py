@@ -1,0 +1,179 @@
+"""The weekly batch on the sample data: outputs, executed notebooks, metrics, failures, reuse."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import nbformat
+import pandas as pd
+import pytest
+
+from canvass.metrics import METRIC_COLUMNS, compute_metrics
+
+from .conftest import SAMPLE, SAMPLE_WEEK, run_cli
+
+COMMUNITIES = ["七一社区", "海港社区", "港兴社区", "福寿社区", "修竹社区"]
+pytestmark = pytest.mark.slow
+
+
+def test_every_output_of_the_contract_exists(sample_reports):
+    w, i = sample_reports / SAMPLE_WEEK, sample_reports / "internal" / SAMPLE_WEEK
+    manifest = json.loads((w / "manifest.json").read_text(encoding="utf-8"))
+    assert (sample_reports / "index.html").is_file()
+    for path in (w / "digest.html", w / "metrics.csv", w / "metrics.xlsx", i / "rejects.csv"):
+        assert path.is_file() and path.stat().st_size > 0, path
+    assert list(manifest["slugs"]) == COMMUNITIES
+    for community, slug in manifest["slugs"].items():
+        assert re.fullmatch(r"[a-z0-9-]+", slug)
+        assert (w / "communities" / f"{slug}.html").is_file()
+        assert (i / "followup" / f"{slug}.xlsx").is_file()
+        assert (i / "notebooks" / f"{slug}.ipynb").is_file()
+        assert manifest["communities"][community]["status"] == "ok"
+    assert manifest["digest"]["status"] == "ok"
+    # Inputs are listed with their sha256 and row counts.
+    assert len(manifest["inputs"]) == len([p for k in ("households", "visits", "surveys", "issues")
+                                           for p in (SAMPLE / k).iterdir() if not p.name.startswith(("~$", "."))])
+    assert all(len(x["sha256"]) == 64 and x["rows"] >= 0 for x in manifest["inputs"])
+    assert manifest["versions"]["papermill"]
+
+
+def test_executed_notebooks_have_no_errors_and_record_parameters(sample_reports):
+    nb_dir = sample_reports / "internal" / SAMPLE_WEEK / "notebooks"
+    for path in nb_dir.glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+        assert outputs, path
+        assert not [o for o in outputs if o.get("output_type") == "error"], path
+        params = nb.metadata["papermill"]["parameters"]
+        assert params["week"] == SAMPLE_WEEK
+        if path.stem != "digest":
+            assert params["community"] in COMMUNITIES
+            assert params["prepared_dir"]
+
+
+def test_metrics_csv_equals_the_package_metrics(sample_reports, sample_cleaned):
+    written = pd.read_csv(sample_reports / SAMPLE_WEEK / "metrics.csv", encoding="utf-8-sig")
+    assert list(written.columns[: len(METRIC_COLUMNS)]) == METRIC_COLUMNS
+    expected = compute_metrics(sample_cleaned, SAMPLE_WEEK)
+    assert list(written["community"]) == COMMUNITIES + ["人民路街道"]
+    assert list(written["scope"]) == ["community"] * 5 + ["subdistrict"]
+    for col in METRIC_COLUMNS[3:]:
+        pd.testing.assert_series_equal(written[col].astype(float), expected[col].astype(float),
+                                       check_names=False, rtol=0, atol=0)
+    raw = (sample_reports / SAMPLE_WEEK / "metrics.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+
+
+def test_digest_names_every_community_and_links_reports(sample_reports):
+    html = (sample_reports / SAMPLE_WEEK / "digest.html").read_text(encoding="utf-8")
+    for name in COMMUNITIES:
+        assert name in html
+    for href in re.findall(r'href="(communities/[^"]+\.html)"', html):
+        assert (sample_reports / SAMPLE_WEEK / href).is_file()
+    assert "2023年9月11日–9月17日" in html and "人民路街道" in html
+    assert "示例数据" in html  # the sample banner
+
+
+def test_rejects_csv_layout(sample_reports):
+    rej = pd.read_csv(sample_reports / "internal" / SAMPLE_WEEK / "rejects.csv", encoding="utf-8-sig",
+                      keep_default_na=False)
+    assert list(rej.columns) == ["file", "row", "community", "field", "reason", "说明", "raw"]
+    assert rej.equals(rej.sort_values(["file", "row"], kind="stable").reset_index(drop=True))
+    assert {"duplicate row", "superseded", "unknown household", "bad date"} <= set(rej["reason"])
+    assert all(json.loads(r) for r in rej["raw"])
+    metrics = pd.read_csv(sample_reports / SAMPLE_WEEK / "metrics.csv", encoding="utf-8-sig")
+    assert metrics["rejected_rows"].iloc[-1] == len(rej)
+
+
+def test_followup_rows_match_unreached_households(sample_reports):
+    from openpyxl import load_workbook
+
+    metrics = pd.read_csv(sample_reports / SAMPLE_WEEK / "metrics.csv", encoding="utf-8-sig")
+    manifest = json.loads((sample_reports / SAMPLE_WEEK / "manifest.json").read_text(encoding="utf-8"))
+    for community, slug in manifest["slugs"].items():
+        wb = load_workbook(sample_reports / "internal" / SAMPLE_WEEK / "followup" / f"{slug}.xlsx")
+        rows = 0
+        for ws in wb.worksheets:
+            values = list(ws.iter_rows(values_only=True))
+            assert list(values[0]) == ["网格", "楼号", "单元", "室", "户主", "电话", "最近走访日期", "最近走访结果"]
+            assert ws.freeze_panes == "A2"
+            for r in values[1:]:
+                assert r[0] == ws.title  # one sheet per grid
+                assert r[4] is None or "*" in r[4]
+            rows += len(values) - 1
+        m = metrics[metrics["community"] == community].iloc[0]
+        assert rows == m["households"] - m["reached_cum"]
+
+
+def test_metrics_xlsx_for_upward_reporting(sample_reports):
+    from openpyxl import load_workbook
+
+    wb = load_workbook(sample_reports / SAMPLE_WEEK / "metrics.xlsx")
+    assert wb.sheetnames == ["本周", "历周"]
+    ws = wb["本周"]
+    header = [c.value for c in ws[1]]
+    assert header[:4] == ["范围", "社区", "周", "常住户数"] and "覆盖率" in header
+    cov = header.index("覆盖率") + 1
+    assert ws.cell(2, cov).number_format == "0.0%"
+    assert 0 < ws.cell(2, cov).value <= 1
+    weeks = {r[2] for r in wb["历周"].iter_rows(min_row=2, values_only=True)}
+    assert {"2023-W32", SAMPLE_WEEK} <= weeks
+
+
+def test_one_failing_community_gives_exit_1_and_the_rest_succeed(tmp_path):
+    out = tmp_path / "out"
+    proc = run_cli("--data", str(SAMPLE), "--out", str(out), "--week", SAMPLE_WEEK,
+                   "-p", "fail_community", "港兴社区")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    manifest = json.loads((out / SAMPLE_WEEK / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["communities"]["港兴社区"]["status"] == "failed"
+    assert "fail_community" in manifest["communities"]["港兴社区"]["error"]
+    assert all(manifest["communities"][c]["status"] == "ok" for c in COMMUNITIES if c != "港兴社区")
+    digest = (out / SAMPLE_WEEK / "digest.html").read_text(encoding="utf-8")
+    assert "报告生成失败" in digest and "港兴社区" in digest
+    assert "失败" in proc.stdout
+
+    # Re-running only the failed community with the fault removed fixes it; others are kept.
+    proc = run_cli("--data", str(SAMPLE), "--out", str(out), "--week", SAMPLE_WEEK, "--community", "港兴社区")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    manifest = json.loads((out / SAMPLE_WEEK / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["communities"]["港兴社区"]["status"] == "ok"
+    assert manifest["communities"]["七一社区"]["status"] in ("ok", "reused")
+    metrics = pd.read_csv(out / SAMPLE_WEEK / "metrics.csv", encoding="utf-8-sig")
+    assert len(metrics) == 6  # metrics still cover every community
+
+
+def test_rerun_reuses_unchanged_communities_and_is_deterministic(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data)
+    out = tmp_path / "out"
+    first = run_cli("--data", str(data), "--out", str(out), "--week", SAMPLE_WEEK)
+    assert first.returncode == 0, first.stdout + first.stderr
+    m1 = (out / SAMPLE_WEEK / "metrics.csv").read_bytes()
+    r1 = (out / "internal" / SAMPLE_WEEK / "rejects.csv").read_bytes()
+    before = {x["path"]: x["sha256"] for x in json.loads((out / SAMPLE_WEEK / "manifest.json").read_text("utf-8"))["inputs"]}
+
+    second = run_cli("--data", str(data), "--out", str(out), "--week", SAMPLE_WEEK)
+    assert second.returncode == 0
+    manifest = json.loads((out / SAMPLE_WEEK / "manifest.json").read_text(encoding="utf-8"))
+    assert {o["status"] for o in manifest["communities"].values()} == {"reused"}
+    assert (out / SAMPLE_WEEK / "metrics.csv").read_bytes() == m1
+    assert (out / "internal" / SAMPLE_WEEK / "rejects.csv").read_bytes() == r1
+    after = {x["path"]: x["sha256"] for x in manifest["inputs"]}
+    assert before == after  # raw inputs untouched
+
+    # Change one community's input: only that community re-runs.
+    issues = data / "issues" / "港兴社区_问题清单.csv"
+    issues.write_bytes(issues.read_bytes() + "2023-09-12,港兴社区,环境卫生,新问题,社区解决,办理中,,\r\n".encode("utf-8"))
+    third = run_cli("--data", str(data), "--out", str(out), "--week", SAMPLE_WEEK)
+    assert third.returncode == 0, third.stdout + third.stderr
+    manifest = json.loads((out / SAMPLE_WEEK / "manifest.json").read_text(encoding="utf-8"))
+    statuses = {c: o["status"] for c, o in manifest["communities"].items()}
+    assert statuses.pop("港兴社区") == "ok"
+    assert set(statuses.values()) == {"reused"}
+
+    forced = run_cli("--data", str(data), "--out", str(out), "--week", SAMPLE_WEEK, "--force", "--community", "七一社区")
+    manifest = json.loads((out / SAMPLE_WEEK / "manifest.json").read_text(encoding="utf-8"))
+    assert forced.returncode == 0 and manifest["communities"]["七一社区"]["status"] == "ok"

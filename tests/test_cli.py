@@ -1,0 +1,84 @@
+"""run_reports.py options, --week forms, parameter validation and exit codes."""
+
+from __future__ import annotations
+
+import pytest
+
+from canvass.batch import parse_overrides
+from canvass.cli import build_parser
+from canvass.dates import parse_week
+from canvass.errors import ParameterError
+
+from .conftest import SAMPLE, run_cli
+
+
+def test_week_forms():
+    assert parse_week("2023-W36") == "2023-W36"
+    assert parse_week("2023-09-10") == "2023-W36"  # Sunday belongs to the week
+    assert parse_week("2023/9/4") == "2023-W36"
+    with pytest.raises(ParameterError, match="2023-W60"):
+        parse_week("2023-W60")
+    with pytest.raises(ParameterError, match="yesterday"):
+        parse_week("yesterday")
+
+
+def test_overrides_are_converted_to_declared_types():
+    got = parse_overrides([("target_awareness", "0.9"), ("overdue_days", "10"), ("fail_community", "修竹社区")])
+    assert got == {"target_awareness": 0.9, "overdue_days": 10, "fail_community": "修竹社区"}
+    assert parse_overrides([("target_support", "None")]) == {"target_support": None}
+
+
+def test_unknown_parameter_lists_the_valid_ones():
+    with pytest.raises(ParameterError, match="target_awarness") as err:
+        parse_overrides([("target_awarness", "0.9")])
+    assert "target_awareness" in err.value.one_line()
+
+
+def test_wrong_type_and_out_of_range_values():
+    with pytest.raises(ParameterError, match="float"):
+        parse_overrides([("target_awareness", "high")])
+    with pytest.raises(ParameterError, match="超出范围"):
+        parse_overrides([("target_awareness", "95")])
+    with pytest.raises(ParameterError, match="--community"):
+        parse_overrides([("community", "七一社区")])
+
+
+def test_parser_defaults():
+    args = build_parser().parse_args([])
+    assert args.data == SAMPLE and str(args.out) == "reports" and args.week is None and args.jobs >= 1
+
+
+@pytest.mark.slow
+def test_cli_exit_2_without_traceback_for_bad_arguments(tmp_path):
+    for args, needle in [
+        (["-p", "nope", "1"], "nope"),
+        (["--week", "2023-W99"], "2023-W99"),
+        (["--data", str(tmp_path / "missing")], "missing"),
+        (["--community", "春光社区", "--week", "2023-W37"], "春光社区"),
+    ]:
+        proc = run_cli(*args, "--out", str(tmp_path / "out"))
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        text = proc.stdout + proc.stderr
+        assert needle in text and "Traceback" not in text
+        assert len([line for line in text.strip().splitlines() if line.strip()]) == 1, text
+
+
+@pytest.mark.slow
+def test_list_params_and_check(tmp_path):
+    proc = run_cli("--list-params")
+    assert proc.returncode == 0
+    for name in ("community_report.ipynb", "subdistrict_digest.ipynb", "community", "week", "data_dir",
+                 "target_awareness", "知晓率目标"):
+        assert name in proc.stdout
+    proc = run_cli("--check", "--week", "2023-W37")
+    assert proc.returncode == 0, proc.stderr
+    assert "地址在住户台账中不存在" in proc.stdout and "visits/" in proc.stdout
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_default_week_is_latest_and_announced(tmp_path):
+    proc = run_cli("--out", str(tmp_path / "out"), "--community", "港兴社区")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2023-W38" in proc.stdout and "最近的一周" in proc.stdout
+    assert (tmp_path / "out" / "2023-W38" / "digest.html").is_file()
