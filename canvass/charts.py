@@ -34,6 +34,11 @@ def _setup() -> None:
         matplotlib.rcParams["svg.hashsalt"] = "canvass"
         matplotlib.rcParams["axes.spines.top"] = False
         matplotlib.rcParams["axes.spines.right"] = False
+        # Figures are drawn ~4.8 in wide so that on a 375 px phone labels stay >= 7 px high.
+        matplotlib.rcParams["font.size"] = 10
+        matplotlib.rcParams["xtick.labelsize"] = 9
+        matplotlib.rcParams["ytick.labelsize"] = 9
+        matplotlib.rcParams["legend.fontsize"] = 9
         _ready = True
 
 
@@ -63,7 +68,7 @@ def trend_chart(trend: pd.DataFrame, title: str, keys=("coverage", "awareness", 
                 targets: dict | None = None) -> str:
     """Return an SVG line chart of cumulative rates by week for one scope."""
     _setup()
-    fig = Figure(figsize=(6.4, 3.4))
+    fig = Figure(figsize=(4.8, 3.4))
     ax = fig.add_subplot()
     x = np.arange(len(trend))
     for i, k in enumerate(keys):
@@ -74,16 +79,16 @@ def trend_chart(trend: pd.DataFrame, title: str, keys=("coverage", "awareness", 
     ax.set_xticks(x, [_short_week(w) for w in trend["week"]])
     _percent(ax)
     ax.set_ylabel("累计比率")
-    ax.set_title(title, fontsize=12, loc="left")
+    ax.set_title(title, fontsize=11, loc="left")
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
-    ax.legend(fontsize=8, ncol=3, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    ax.legend(ncol=3, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     return to_svg(fig)
 
 
 def coverage_lines(trends: pd.DataFrame, title: str) -> str:
     """Return an SVG chart of coverage by week, one line per community."""
     _setup()
-    fig = Figure(figsize=(6.4, 3.4))
+    fig = Figure(figsize=(4.8, 3.4))
     ax = fig.add_subplot()
     weeks = list(dict.fromkeys(trends["week"]))
     x = np.arange(len(weeks))
@@ -94,16 +99,16 @@ def coverage_lines(trends: pd.DataFrame, title: str) -> str:
     ax.set_xticks(x, [_short_week(w) for w in weeks])
     _percent(ax)
     ax.set_ylabel("覆盖率（累计）")
-    ax.set_title(title, fontsize=12, loc="left")
+    ax.set_title(title, fontsize=11, loc="left")
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
-    ax.legend(fontsize=8, ncol=3, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    ax.legend(ncol=3, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     return to_svg(fig)
 
 
 def weekly_bars(trend: pd.DataFrame, title: str) -> str:
     """Return an SVG bar chart of visits and entered households per week."""
     _setup()
-    fig = Figure(figsize=(6.4, 3.0))
+    fig = Figure(figsize=(4.8, 3.0))
     ax = fig.add_subplot()
     x = np.arange(len(trend))
     ax.bar(x - 0.2, trend["visits_week"].astype(float), width=0.4, color=PALETTE[0], label="走访次数")
@@ -111,28 +116,28 @@ def weekly_bars(trend: pd.DataFrame, title: str) -> str:
            edgecolor="white", label="入户次数")
     ax.set_xticks(x, [_short_week(w) for w in trend["week"]])
     ax.set_ylabel("次数")
-    ax.set_title(title, fontsize=12, loc="left")
+    ax.set_title(title, fontsize=11, loc="left")
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(frameon=False)
     return to_svg(fig)
 
 
 def grid_coverage_bars(grids: pd.DataFrame, title: str, target: float | None = None) -> str:
     """Return an SVG horizontal bar chart of coverage per grid."""
     _setup()
-    height = 1.0 + 0.22 * max(len(grids), 1)
-    fig = Figure(figsize=(6.4, min(height, 8)))
+    height = 1.0 + 0.26 * max(len(grids), 1)
+    fig = Figure(figsize=(4.8, min(height, 9)))
     ax = fig.add_subplot()
     y = np.arange(len(grids))
     cov = pd.to_numeric(grids["coverage"], errors="coerce").fillna(0).to_numpy(dtype=float)
     ax.barh(y, cov, color=PALETTE[0])
     for yi, v in zip(y, cov):
-        ax.text(min(v, 1.0) + 0.01, yi, f"{v * 100:.1f}%", va="center", fontsize=7)
-    ax.set_yticks(y, list(grids["grid_label"]), fontsize=8)
+        ax.text(min(v, 1.0) + 0.01, yi, f"{v * 100:.1f}%", va="center", fontsize=9)
+    ax.set_yticks(y, list(grids["grid_label"]), fontsize=9)
     ax.invert_yaxis()
-    _percent(ax, "x", 0, 1.12)
+    _percent(ax, "x", 0, 1.18)
     if target is not None:
         ax.axvline(target, color=PALETTE[5], linestyle="--", linewidth=1, label="目标")
-        ax.legend(fontsize=8, frameon=False, loc="lower right")
-    ax.set_title(title, fontsize=12, loc="left")
+        ax.legend(frameon=False, loc="lower right")
+    ax.set_title(title, fontsize=11, loc="left")
     return to_svg(fig)

@@ -81,9 +81,20 @@ def _sha256(path: Path) -> str:
 
 def _find_header(cells: pd.DataFrame, spec, extra: dict, file: str) -> int:
     wanted = schema.required_aliases(spec, extra)
+
+    def keyword_required(h: str) -> bool:
+        # Fix: a survey whose community column is recognised only by keyword rule 8
+        # (``请选择您居住的社区``) had one alias hit and "no header row"; the first matching
+        # keyword rule giving a required field now counts as a hit (surveys only).
+        if not spec.keyword_rules or h in wanted or h in spec.ignored:
+            return False
+        rule = next((f for f, r in schema.KEYWORD_RULES if r(h)), None)
+        return rule in spec.required
+
     for i in range(min(HEADER_SCAN_ROWS, len(cells))):
         row = cells.iloc[i]
-        hits = sum(1 for v in row if str(v).strip() and normalize_header(v) in wanted)
+        norm = [normalize_header(v) for v in row if str(v).strip()]
+        hits = sum(1 for h in norm if h in wanted or keyword_required(h))
         if hits >= 2:
             return i
     need = "、".join(f for f in MISSING_ORDER[spec.kind])
@@ -232,7 +243,10 @@ def _stack_files(frames, kind: str, communities_known: set | None, registry_keys
         parts, missing, present = _address_parts(f, comm)
         f["_addr_missing"] = missing.to_numpy()
         f["_addr_present"] = present.to_numpy()
-        f["_addr_bad"] = (present & parts["building"].isna() | present & parts["room"].isna()).to_numpy()
+        # Fix: an unreadable unit cell (split columns, e.g. ``甲单元``) is unparseable too; before,
+        # only building/room were checked, so such a row got the empty key "" and was kept.
+        f["_addr_bad"] = (present & (parts["building"].isna() | parts["unit"].isna()
+                                     | parts["room"].isna())).to_numpy()
         f["building"] = parts["building"].to_numpy()
         f["unit"] = parts["unit"].to_numpy()
         f["room"] = parts["room"].to_numpy()
@@ -244,8 +258,14 @@ def _stack_files(frames, kind: str, communities_known: set | None, registry_keys
     return pd.concat(stacked, ignore_index=True)
 
 
+_DATE_COLUMNS = {"date", "submitted_at", "raised", "resolved"}
+
+
 def _empty(columns) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    # Fix: date columns of an empty table are datetime64 (as when rows exist); with object
+    # dtype, compute_metrics crashed on a folder without issue files (``.dt`` on object).
+    return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c in _DATE_COLUMNS else object)
+                         for c in columns})
 
 
 def clean_households(frames) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -285,6 +305,12 @@ def _common_checks(kind: str, rows: pd.DataFrame, known: set, registry: set, add
             v.reject(rows["_addr_missing"], "missing address", "address")
         else:
             v.reject(_col(rows, fname) == "", f"missing {fname}", fname)
+    if kind == "surveys":
+        # Fix (contract, precise rules): with split address columns a blank building or room is
+        # `missing address` (a missing field, so it comes before unknown community); before, a
+        # partly filled split address was rejected later as `unparseable address`. A return
+        # with every address cell blank stays an anonymous return.
+        v.reject(rows["_addr_present"] & rows["_addr_missing"], "missing address", "address")
     v.reject(~_col(rows, "community").isin(known), "unknown community", "community")
     dfield = DATE_FIELD[kind]
     date = parse_datetimes(_col(rows, dfield))

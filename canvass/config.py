@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from .errors import ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = PROJECT_ROOT / "data" / "sample"
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
-CACHE_DIR = PROJECT_ROOT / ".cache"
+# On-demand cleaning cache for notebooks run on their own; CANVASS_CACHE_DIR moves it (tests, benchmarks).
+CACHE_DIR = Path(os.environ.get("CANVASS_CACHE_DIR") or PROJECT_ROOT / ".cache")
 KINDS = ("households", "visits", "surveys", "issues")
 
 METRIC_FIELDS = ("awareness", "support", "participation", "satisfaction", "garbage_sorting")

@@ -11,7 +11,7 @@ import pandas as pd
 from . import __version__
 from .atomic import atomic_path, write_bytes, write_text
 from .config import METRIC_FIELDS
-from .dates import format_week_cn
+from .dates import format_week_cn, week_bounds
 from .metrics import METRIC_COLUMNS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -35,7 +35,8 @@ def exporter():
 
 
 def footer(week: str) -> str:
-    return html.escape(f"数据截至 {format_week_cn(week).split('–')[0]} 所在周的周日 · 由 canvass {__version__} 生成")
+    sunday = week_bounds(week)[1]
+    return html.escape(f"数据截至 {sunday.year}年{sunday.month}月{sunday.day}日（周日） · 由 canvass {__version__} 生成")
 
 
 def notebook_html(nb, title: str, week: str) -> str:

@@ -45,16 +45,41 @@ class WeekView:
     rejects: pd.DataFrame
 
 
+def _codes(values: pd.Series, order: list) -> np.ndarray:
+    """Return integer community codes in display order (-1 for anything else)."""
+    return pd.Index(order).get_indexer(pd.Index(values)).astype(np.int64)
+
+
+def _standing_mask(surveys: pd.DataFrame, sunday: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+    """Return (standing, superseded) masks: the latest return per household as of ``sunday``."""
+    n = len(surveys)
+    if n == 0:
+        return np.zeros(0, bool), np.zeros(0, bool)
+    dated = (surveys["date"] <= sunday).to_numpy()
+    anonymous = surveys["anonymous"].astype(bool).to_numpy()
+    named = dated & ~anonymous
+    idx = np.flatnonzero(named)
+    standing = dated & anonymous
+    superseded = np.zeros(n, bool)
+    if len(idx):
+        keys = surveys["key"].to_numpy()[idx]
+        stamps = surveys["submitted_at"].to_numpy()[idx]
+        order = surveys["order"].to_numpy()[idx]
+        srt = np.lexsort((order, stamps, keys))  # by key, then time, then file order
+        k = keys[srt]
+        last = np.ones(len(srt), bool)
+        last[:-1] = k[:-1] != k[1:]
+        standing[idx[srt[last]]] = True
+        superseded[idx[srt[~last]]] = True
+    return standing, superseded
+
+
 def week_view(cleaned: Cleaned, week: str) -> WeekView:
     """Return what week ``week`` sees of ``cleaned`` (survey de-duplication as of W)."""
     monday, sunday = (pd.Timestamp(d) for d in week_bounds(week))
     s = cleaned.surveys
-    s = s[s["date"] <= sunday]
-    named = s[~s["anonymous"].astype(bool)].sort_values(["submitted_at", "order"], kind="stable")
-    last = ~named.duplicated("key", keep="last")
-    standing_idx = named.index[last.to_numpy()].union(s.index[s["anonymous"].astype(bool).to_numpy()])
-    standing = s.loc[s.index.isin(standing_idx)]
-    superseded = named[~last.to_numpy()]
+    standing, sup_mask = _standing_mask(s, sunday)
+    superseded = s[sup_mask]
     r = cleaned.rejects
     if len(r):
         dated = pd.to_datetime(r["date"])
@@ -66,63 +91,95 @@ def week_view(cleaned: Cleaned, week: str) -> WeekView:
         "household": superseded["key"],
     })
     rejects = pd.concat([r, sup], ignore_index=True) if len(sup) else r.reset_index(drop=True)
-    return WeekView(week, monday, sunday, standing, superseded, rejects)
-
-
-def _count(series_by_comm: pd.Series, order: list) -> pd.Series:
-    return series_by_comm.reindex(order, fill_value=0).astype("int64")
+    return WeekView(week, monday, sunday, s[standing], superseded, rejects)
 
 
 def metric_counts(cleaned: Cleaned, week: str, overdue_days: int | None = None,
                   view: WeekView | None = None) -> pd.DataFrame:
-    """Return the numerators and denominators per community (index in display order)."""
-    order = list(cleaned.communities)
-    view = view or week_view(cleaned, week)
-    monday, sunday = view.monday, view.sunday
-    overdue_days = cleaned.config.overdue_days if overdue_days is None else overdue_days
-    out = pd.DataFrame(index=pd.Index(order, name="community"))
+    """Return the numerators and denominators per community (index in display order).
 
+    Counting is numpy ``bincount`` over community codes: one pass per metric, cheap
+    enough to run for every week of a trend.
+    """
+    order = list(cleaned.communities)
+    k = len(order)
+    monday, sunday = (pd.Timestamp(d) for d in week_bounds(week))
+    overdue_days = cleaned.config.overdue_days if overdue_days is None else overdue_days
+
+    def count(codes, mask=None, weights=None):
+        c = codes if mask is None else codes[mask]
+        w = None if weights is None else (weights if mask is None else weights[mask])
+        ok = c >= 0
+        return np.bincount(c[ok], weights=None if w is None else w[ok], minlength=k)[:k].astype(np.int64)
+
+    out: dict = {}
     h = cleaned.households
-    occupied = h[h["occupied"].astype(bool)]
-    out["households"] = _count(occupied.groupby("community").size(), order)
+    occupied = h["occupied"].astype(bool).to_numpy()
+    hc = _codes(h["community"], order)
+    out["households"] = count(hc, occupied)
 
     v = cleaned.visits
-    v_cum = v[v["date"] <= sunday]
-    reached_keys = v_cum.loc[v_cum["outcome"].isin(["entered", "online"]), "key"].unique()
-    reached = occupied[occupied["key"].isin(reached_keys)]
-    out["reached_cum"] = _count(reached.groupby("community").size(), order)
-    v_week = v_cum[v_cum["date"] >= monday]
-    out["visits_week"] = _count(v_week.groupby("community").size(), order)
-    out["entered_week"] = _count(v_week[v_week["outcome"] == "entered"].groupby("community").size(), order)
-    out["materials_week"] = _count(v_week.groupby("community")["materials"].sum(), order)
+    vc = _codes(v["community"], order)
+    vdate = v["date"].to_numpy()
+    v_cum = vdate <= sunday.to_datetime64()
+    v_week = v_cum & (vdate >= monday.to_datetime64())
+    outcome = v["outcome"].to_numpy()
+    reaching = v_cum & np.isin(outcome, ["entered", "online"])
+    reached = h["key"].isin(pd.unique(v["key"].to_numpy()[reaching])).to_numpy() & occupied
+    out["reached_cum"] = count(hc, reached)
+    out["visits_week"] = count(vc, v_week)
+    out["entered_week"] = count(vc, v_week & (outcome == "entered"))
+    out["materials_week"] = count(vc, v_week, v["materials"].to_numpy(dtype=np.float64))
 
-    s_cum = view.surveys
-    s_week = s_cum[s_cum["date"] >= monday]
-    out["returns_week"] = _count(s_week.groupby("community").size(), order)
-    out["returns_cum"] = _count(s_cum.groupby("community").size(), order)
+    s = cleaned.surveys
+    if view is not None:
+        standing = s.index.isin(view.surveys.index)
+    else:
+        standing, _ = _standing_mask(s, sunday)
+    sc = _codes(s["community"], order)
+    s_week = standing & (s["date"] >= monday).to_numpy()
+    out["returns_week"] = count(sc, s_week)
+    out["returns_cum"] = count(sc, standing)
     for x in METRIC_FIELDS:
-        for label, frame in (("week", s_week), ("cum", s_cum)):
-            codes = frame[x]
-            out[f"{x}_pos_{label}"] = _count((codes == 1).groupby(frame["community"]).sum(), order)
-            out[f"{x}_n_{label}"] = _count(codes.isin([0, 1]).groupby(frame["community"]).sum(), order)
+        codes = s[x].to_numpy()
+        pos, answered = codes == 1, (codes == 0) | (codes == 1)
+        for label, mask in (("week", s_week), ("cum", standing)):
+            out[f"{x}_pos_{label}"] = count(sc, mask & pos)
+            out[f"{x}_n_{label}"] = count(sc, mask & answered)
 
     i = cleaned.issues
-    i_cum = i[i["raised"] <= sunday]
-    resolved_asof = i_cum["resolved"].notna() & (i_cum["resolved"] <= sunday)
-    out["issues_raised_week"] = _count(i_cum[i_cum["raised"] >= monday].groupby("community").size(), order)
-    res_week = i[i["resolved"].notna() & (i["resolved"] >= monday) & (i["resolved"] <= sunday)]
-    out["issues_resolved_week"] = _count(res_week.groupby("community").size(), order)
-    open_ = i_cum[~resolved_asof]
-    out["issues_open"] = _count(open_.groupby("community").size(), order)
-    age = (sunday - open_["raised"]).dt.days
-    out["issues_overdue"] = _count(open_[age > overdue_days].groupby("community").size(), order)
-    out["issues_raised_cum"] = _count(i_cum.groupby("community").size(), order)
-    out["issues_resolved_cum"] = _count(i_cum[resolved_asof].groupby("community").size(), order)
+    ic = _codes(i["community"], order)
+    raised = i["raised"].to_numpy()
+    resolved = i["resolved"].to_numpy()
+    i_cum = raised <= sunday.to_datetime64()
+    has_res = ~np.isnat(resolved)
+    res_asof = i_cum & has_res & (resolved <= sunday.to_datetime64())
+    open_ = i_cum & ~res_asof
+    age = (sunday.to_datetime64() - raised).astype("timedelta64[D]").astype(np.int64)
+    out["issues_raised_week"] = count(ic, i_cum & (raised >= monday.to_datetime64()))
+    out["issues_resolved_week"] = count(ic, has_res & (resolved >= monday.to_datetime64())
+                                        & (resolved <= sunday.to_datetime64()))
+    out["issues_open"] = count(ic, open_)
+    out["issues_overdue"] = count(ic, open_ & (age > overdue_days))
+    out["issues_raised_cum"] = count(ic, i_cum)
+    out["issues_resolved_cum"] = count(ic, res_asof)
 
-    rj = view.rejects
-    out["rejected_rows"] = _count(rj.groupby("community").size() if len(rj) else pd.Series(dtype="int64"), order)
-    out.attrs["rejected_total"] = int(len(rj))
-    return out[COUNT_COLUMNS]
+    r = cleaned.rejects
+    if len(r):
+        dated = pd.to_datetime(r["date"])
+        keep = ((r["kind"] == "households") | dated.isna() | (dated.dt.normalize() <= sunday)).to_numpy()
+        rc = _codes(r["community"], order)
+        sup = s.loc[~standing & (s["date"] <= sunday).to_numpy() & ~s["anonymous"].astype(bool).to_numpy(), "community"]
+        rejected = count(rc, keep) + count(_codes(sup, order))
+        total = int(keep.sum()) + len(sup)
+    else:
+        sup = s.loc[~standing & (s["date"] <= sunday).to_numpy() & ~s["anonymous"].astype(bool).to_numpy(), "community"]
+        rejected = count(_codes(sup, order))
+        total = len(sup)
+    out["rejected_rows"] = rejected
+    frame = pd.DataFrame(out, index=pd.Index(order, name="community"))[COUNT_COLUMNS]
+    frame.attrs["rejected_total"] = total
+    return frame
 
 
 def _ratio(num, den) -> np.ndarray:
@@ -156,41 +213,37 @@ def status(rate, target: float) -> np.ndarray:
 
 def metrics_table(counts: pd.DataFrame, week: str, subdistrict: str, targets: dict) -> pd.DataFrame:
     """Return the metrics.csv table from counts: one row per community, then the pooled row."""
-    pooled = counts.sum(axis=0).to_frame().T
-    pooled["rejected_rows"] = counts.attrs.get("rejected_total", int(counts["rejected_rows"].sum()))
-    c = pd.concat([counts, pooled], ignore_index=True)
-    t = pd.DataFrame({
-        "scope": ["community"] * len(counts) + ["subdistrict"],
-        "community": list(counts.index) + [subdistrict],
-        "week": week,
-    })
-    for col in ["households", "reached_cum", "visits_week", "entered_week", "returns_week", "returns_cum"]:
-        t[col] = c[col].to_numpy()
+    c = {col: np.append(counts[col].to_numpy(dtype=np.int64), counts[col].sum()) for col in counts.columns}
+    c["rejected_rows"][-1] = counts.attrs.get("rejected_total", int(counts["rejected_rows"].sum()))
+    n = len(counts) + 1
+    t: dict = {"scope": ["community"] * len(counts) + ["subdistrict"],
+               "community": list(counts.index) + [subdistrict], "week": [week] * n}
+    for col in ["households", "reached_cum"]:
+        t[col] = c[col]
     t["coverage_cum"] = _ratio(c["reached_cum"], c["households"])
+    for col in ["visits_week", "entered_week", "returns_week", "returns_cum"]:
+        t[col] = c[col]
     for x in METRIC_FIELDS:
         t[f"{x}_rate_week"] = _ratio(c[f"{x}_pos_week"], c[f"{x}_n_week"])
         t[f"{x}_rate_cum"] = _ratio(c[f"{x}_pos_cum"], c[f"{x}_n_cum"])
-        t[f"{x}_n_week"] = c[f"{x}_n_week"].to_numpy()
-        t[f"{x}_n_cum"] = c[f"{x}_n_cum"].to_numpy()
+        t[f"{x}_n_week"] = c[f"{x}_n_week"]
+        t[f"{x}_n_cum"] = c[f"{x}_n_cum"]
     for col in ["issues_raised_week", "issues_resolved_week", "issues_open", "issues_overdue"]:
-        t[col] = c[col].to_numpy()
+        t[col] = c[col]
     t["resolution_rate_cum"] = _ratio(c["issues_resolved_cum"], c["issues_raised_cum"])
-    t["materials_week"] = c["materials_week"].to_numpy()
-    t["rejected_rows"] = c["rejected_rows"].to_numpy()
-    t = t[METRIC_COLUMNS].copy()
+    t["materials_week"] = c["materials_week"]
+    t["rejected_rows"] = c["rejected_rows"]
     # Extra columns: intervals, 样本不足 flags and status against targets.
-    lo, hi = wilson(c["reached_cum"], c["households"])
-    t["coverage_cum_low"], t["coverage_cum_high"] = lo, hi
+    t["coverage_cum_low"], t["coverage_cum_high"] = wilson(c["reached_cum"], c["households"])
     t["coverage_status"] = status(t["coverage_cum"], targets["coverage"])
     for x in METRIC_FIELDS:
         for label in ("week", "cum"):
-            lo, hi = wilson(c[f"{x}_pos_{label}"], c[f"{x}_n_{label}"])
-            t[f"{x}_rate_{label}_low"], t[f"{x}_rate_{label}_high"] = lo, hi
-        t[f"{x}_low_sample"] = t[f"{x}_n_cum"] < LOW_SAMPLE
+            t[f"{x}_rate_{label}_low"], t[f"{x}_rate_{label}_high"] = wilson(c[f"{x}_pos_{label}"], c[f"{x}_n_{label}"])
+        t[f"{x}_low_sample"] = c[f"{x}_n_cum"] < LOW_SAMPLE
         t[f"{x}_status"] = status(t[f"{x}_rate_cum"], targets[x])
-    t["issues_raised_cum"] = c["issues_raised_cum"].to_numpy()
-    t["issues_resolved_cum"] = c["issues_resolved_cum"].to_numpy()
-    return t
+    t["issues_raised_cum"] = c["issues_raised_cum"]
+    t["issues_resolved_cum"] = c["issues_resolved_cum"]
+    return pd.DataFrame(t)
 
 
 def compute_metrics(cleaned: Cleaned, week: str, targets: dict | None = None,

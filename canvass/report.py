@@ -26,6 +26,12 @@ LABELS = charts.RATE_LABELS
 STATUS_TEXT = {"green": "达标", "amber": "接近", "red": "落后", "": "无数据"}
 
 
+def week_short(label: str) -> str:
+    """Return ``2023-W32`` as ``第32周（8/7–8/13）`` for tables."""
+    mon, sun = week_bounds(label)
+    return f"第{int(label.split('-W')[1])}周（{mon.month}/{mon.day}–{sun.month}/{sun.day}）"
+
+
 def esc(value) -> str:
     """Return a value as escaped HTML text."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -73,7 +79,7 @@ def headline_cards(row: pd.Series, targets: dict) -> str:
     cards = []
     for key in RATE_KEYS:
         rate, lo, hi, n, st = _rate_fields(row, key)
-        denom = f"{int(row['households'])} 户" if key == "coverage" else f"n = {int(n)}"
+        denom = f"{int(row['households'])} 户" if key == "coverage" else f"样本 {int(n)} 份"
         low = '<span class="low">样本不足</span>' if key != "coverage" and int(n) < LOW_SAMPLE else ""
         interval = f"95%区间 {pct(lo)}–{pct(hi)}" if not pd.isna(rate) else "暂无数据"
         cards.append(
@@ -91,10 +97,11 @@ def table(frame: pd.DataFrame, columns: dict, cls: str = "", formats: dict | Non
     body = []
     for _, r in frame.iterrows():  # report tables are small (grids, categories)
         cells = []
-        for col in columns:
+        for j, col in enumerate(columns):
             v = r[col]
             f = formats.get(col)
-            cells.append(f"<td>{f(v) if f else esc(v)}</td>")
+            tag = 'th scope="row"' if j == 0 else "td"
+            cells.append(f"<{tag}>{f(v) if f else esc(v)}</{tag.split()[0]}>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<div class="table-wrap"><table class="{cls}"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>')
@@ -270,7 +277,7 @@ def community_trends(view: CommunityView) -> str:
     t = view.trend
     return ("<h2>周趋势</h2>" + f'<figure>{charts.trend_chart(t, "累计覆盖率与各项比率")}</figure>'
             + f'<figure>{charts.weekly_bars(t, "每周走访与入户次数")}</figure>'
-            + table(t, {"week": "周", "visits_week": "走访", "entered_week": "入户", "returns_week": "问卷",
+            + table(t.assign(week=t["week"].map(week_short)), {"week": "周", "visits_week": "走访", "entered_week": "入户", "returns_week": "问卷",
                         "materials_week": "宣传材料", "coverage_cum": "累计覆盖率"}, "num",
                     {"coverage_cum": pct}))
 
@@ -300,13 +307,21 @@ def community_issues(view: CommunityView) -> str:
 
 
 def quality_section(quality: pd.DataFrame, by_community: bool) -> str:
-    """Return the data-quality table: rejected rows by reason."""
+    """Return the data-quality summary: rejected rows by reason (per community in the digest)."""
+    note = ('<p class="note">无法识别或不符合规则的记录不计入任何指标。逐行明细（文件、行号、原因）'
+            '由街道数据员发给各社区更正后重新报送。</p>')
     if quality.empty:
         return "<h2>数据质量</h2><p>本周没有被剔除的记录。</p>"
-    cols = ({"community": "社区"} if by_community else {}) | {"说明": "原因", "reason": "代码", "rows": "行数"}
-    note = ('<p class="note">被剔除的记录不计入任何指标；明细（含原始内容）见内部文件 '
-            'internal/…/rejects.csv，请按文件和行号更正后重新报送。</p>')
-    return "<h2>数据质量</h2>" + note + table(quality, cols, "text")
+    if not by_community:
+        return "<h2>数据质量</h2>" + note + table(quality, {"说明": "原因", "rows": "行数"}, "text")
+    rows = []
+    for community, grp in quality.groupby("community", sort=False):
+        top = "；".join(f"{r['说明']} {int(r['rows'])}" for _, r in grp.head(3).iterrows())
+        more = f"；其他 {int(grp['rows'].iloc[3:].sum())}" if len(grp) > 3 else ""
+        rows.append({"community": community or "（社区名称无法识别）", "rows": int(grp["rows"].sum()),
+                     "reasons": top + more})
+    return "<h2>数据质量</h2>" + note + table(pd.DataFrame(rows), {"community": "社区", "rows": "剔除行数",
+                                                                  "reasons": "主要原因（行数）"}, "text")
 
 
 def community_quality(view: CommunityView) -> str:
@@ -470,9 +485,12 @@ def digest_quality(view: DigestView) -> str:
         status.append({"community": name, "status": label, "error": o.get("error", ""),
                        "rows": int(m.loc[m["community"] == name, "rejected_rows"].iloc[0])})
     s = pd.DataFrame(status)
+    cols = {"community": "社区", "status": "报告", "rows": "剔除行数"}
+    if (s["error"] != "").any():
+        cols["error"] = "失败原因"
     out = quality_section(view.quality, True)
-    out += "<h3>各社区报告状态</h3>" + table(s, {"community": "社区", "status": "报告", "rows": "剔除行数",
-                                                "error": "失败原因"}, "text")
+    if view.outcomes:
+        out += "<h3>各社区报告状态</h3>" + table(s, cols, "text")
     return out
 
 

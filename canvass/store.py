@@ -139,7 +139,8 @@ def load_prepared(folder: Path, community: str | None = None) -> Cleaned:
 def prepare(data_dir: Path, config_file: Path | None = None, cache_root: Path | None = None,
             cleaned: Cleaned | None = None) -> Path:
     """Return a folder of prepared slices for ``data_dir``, cleaning only on a cache miss."""
-    cache_root = cache_root or (CACHE_DIR / "prepared")
+    from . import config as _config
+    cache_root = cache_root or (_config.CACHE_DIR / "prepared")
     folder = cache_root / input_fingerprint(data_dir, config_file)
     if (folder / "meta.json").is_file():
         return folder

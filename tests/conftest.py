@@ -26,7 +26,9 @@ def run_cli(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.Comp
 @pytest.fixture(scope="session")
 def sample_reports(tmp_path_factory) -> Path:
     """Return the --out folder of one batch run on the bundled sample (week 2023-W37)."""
-    shared = tmp_path_factory.getbasetemp().parent / "sample-batch"
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist every worker has its own base temp: share one batch through the parent folder.
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "sample-batch"
     with FileLock(str(shared) + ".lock"):
         done = shared / "done.json"
         if not done.is_file():

@@ -1,0 +1,80 @@
+"""The floor: the batch's outputs made by plain function calls (no kernel, no nbconvert).
+
+Same package functions, same processes count; used by bench_batch.py to see how close
+the real batch (papermill notebooks in warm kernels) comes to doing only the work.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+COMMUNITY_SECTIONS = ("community_title", "community_headline", "community_grids", "community_buildings",
+                      "community_trends", "community_issues", "community_quality")
+DIGEST_SECTIONS = ("digest_title", "digest_headline", "digest_table", "digest_trends", "digest_behind",
+                   "digest_issues", "digest_quality", "digest_links")
+
+
+def community_job(args) -> str:
+    prepared, community, slug, week, out, data_dir = args
+    from canvass import export, report
+    from canvass.followup import write_followup
+    from canvass.atomic import write_text
+    from canvass.notebook import is_sample
+    from canvass.store import load_prepared
+
+    cleaned = load_prepared(Path(prepared), community)
+    view = report.community_view(cleaned, community, week, cleaned.config.targets, sample_data=is_sample(data_dir))
+    parts = [getattr(report, s)(view) for s in COMMUNITY_SECTIONS] + [report.method_note()]
+    write_text(Path(out) / week / "communities" / f"{slug}.html", export.page(community, parts, week))
+    write_followup(cleaned, community, week, Path(out) / "internal" / week / "followup" / f"{slug}.xlsx")
+    return community
+
+
+def run_floor(data_dir: Path, out: Path, week: str, jobs: int) -> None:
+    """Write every output of the batch for ``week`` with direct function calls."""
+    from canvass import export, report
+    from canvass.atomic import write_text
+    from canvass.batch import write_rejects
+    from canvass.clean import clean_folder
+    from canvass.config import load_config
+    from canvass.metrics import compute_metrics, metrics_over_weeks
+    from canvass.notebook import is_sample
+    from canvass.slugs import assign_slugs
+    from canvass.store import input_fingerprint, load_prepared, save_prepared
+
+    config = load_config(data_dir)
+    cleaned = clean_folder(data_dir, config)
+    prepared = save_prepared(cleaned, out / "internal" / ".cache" / "prepared" / input_fingerprint(data_dir))
+    w = out / week
+    export.write_metrics_csv(compute_metrics(cleaned, week), w / "metrics.csv")
+    export.write_metrics_xlsx(compute_metrics(cleaned, week), metrics_over_weeks(cleaned, week), w / "metrics.xlsx")
+    write_rejects(cleaned, week, out / "internal" / week / "rejects.csv")
+    slugs = assign_slugs(cleaned.communities)
+    args = [(str(prepared), c, slugs[c], week, str(out), str(data_dir)) for c in cleaned.communities]
+    with ProcessPoolExecutor(jobs) as pool:
+        list(pool.map(community_job, args))
+    full = load_prepared(prepared)
+    links = {c: f"communities/{s}.html" for c, s in slugs.items()}
+    view = report.digest_view(full, week, full.config.targets, links=links, sample_data=is_sample(data_dir))
+    parts = [getattr(report, s)(view) for s in DIGEST_SECTIONS] + [report.method_note()]
+    write_text(w / "digest.html", export.page(config.name, parts, week))
+    export.write_index(out, config.name)
+    (w / "manifest.json").write_text(json.dumps({"floor": True}), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    import argparse
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--week", required=True)
+    p.add_argument("--jobs", type=int, default=2)
+    a = p.parse_args()
+    run_floor(a.data, a.out, a.week, a.jobs)
