@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
-	$(PY) -m ipykernel install --sys-prefix --name canvass --display-name "Python (canvass)" >/dev/null
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (canvass)" >/dev/null
 	$(PY) -m canvass.fonts --install
 	@touch $(STAMP)
 
@@ -34,7 +34,7 @@ test: setup
 
 ## Start JupyterLab with the project's kernel (notebooks/)
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	JUPYTER_PREFER_ENV_PATH=1 $(VENV)/bin/jupyter lab notebooks/
 
 ## Benchmark the batch against the naive papermill+nbconvert loop and the no-kernel floor
 bench: setup

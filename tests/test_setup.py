@@ -76,3 +76,17 @@ def test_ci_runs_the_readme_test_command():
 def test_no_fcntl_in_the_package():
     for path in (ROOT / "canvass").rglob("*.py"):
         assert not re.search(r"^\s*(import|from)\s+fcntl", path.read_text(encoding="utf-8"), re.M), path
+
+
+def test_notebook_kernel_is_this_environment():
+    """make setup installs the python3 kernelspec into the venv, so JupyterLab uses the project's Python."""
+    import sys
+    from pathlib import Path
+
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    exe = Path(spec.argv[0])
+    assert exe.name.startswith("python")
+    if exe.is_absolute():
+        assert Path(sys.prefix) in exe.parents or exe.resolve() == Path(sys.executable).resolve()
