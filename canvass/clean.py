@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import schema
 from .address import household_key, parse_address_column, parse_split_columns
@@ -155,6 +157,16 @@ class _Verdict:
     @property
     def ok(self) -> pd.Series:
         return self.reason == ""
+
+
+def _isin(values: pd.Series, allowed) -> pd.Series:
+    """Return ``values.isin(allowed)`` for text values (NA is never in ``allowed``)."""
+    # Perf: pandas' isin on arrow strings boxes every allowed value in Python (~0.4 s per call
+    # against a 200,000-household registry); pyarrow's is_in hashes them in C++.
+    arr = pa.array(values.astype("str"), from_pandas=True)
+    value_set = pa.array([str(a) for a in allowed], type=arr.type)
+    hit = pc.is_in(arr, value_set=value_set).to_numpy(zero_copy_only=False)
+    return pd.Series(hit.astype(bool), index=values.index)
 
 
 def _col(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -311,7 +323,7 @@ def _common_checks(kind: str, rows: pd.DataFrame, known: set, registry: set, add
         # partly filled split address was rejected later as `unparseable address`. A return
         # with every address cell blank stays an anonymous return.
         v.reject(rows["_addr_present"] & rows["_addr_missing"], "missing address", "address")
-    v.reject(~_col(rows, "community").isin(known), "unknown community", "community")
+    v.reject(~_isin(_col(rows, "community"), known), "unknown community", "community")
     dfield = DATE_FIELD[kind]
     date = parse_datetimes(_col(rows, dfield))
     v.reject(date.isna(), "bad date", dfield)
@@ -326,7 +338,7 @@ def clean_visits(frames, known: set, registry: set):
         return _empty(cols), _empty(REJECT_COLUMNS)
     v, date = _common_checks("visits", rows, known, registry, True)
     v.reject(rows["_addr_bad"], "unparseable address", "address")
-    v.reject(~rows["_key"].isin(registry), "unknown household", "address")
+    v.reject(~_isin(rows["_key"], registry), "unknown household", "address")
     outcome = _col(rows, "outcome").map(schema.OUTCOMES)
     v.reject(outcome.isna(), "unknown outcome", "outcome")
     materials, bad_mat = _materials(_col(rows, "materials"))
@@ -368,7 +380,7 @@ def clean_surveys(frames, known: set, registry: set, config: Config):
         return _empty(cols), _empty(REJECT_COLUMNS)
     v, stamp = _common_checks("surveys", rows, known, registry, False)
     v.reject(rows["_addr_bad"] | (rows["_addr_present"] & rows["_addr_missing"]), "unparseable address", "address")
-    v.reject(rows["_addr_present"] & ~rows["_key"].isin(registry), "unknown household", "address")
+    v.reject(rows["_addr_present"] & ~_isin(rows["_key"], registry), "unknown household", "address")
     rejects = _reject_frame("surveys", rows, v, stamp)
     ok = v.ok
     out = pd.DataFrame({

@@ -62,7 +62,9 @@ def _standing_mask(surveys: pd.DataFrame, sunday: pd.Timestamp) -> tuple[np.ndar
     standing = dated & anonymous
     superseded = np.zeros(n, bool)
     if len(idx):
-        keys = surveys["key"].to_numpy()[idx]
+        # Perf: sort integer codes of the keys, not the key strings (lexsort on 1M Python
+        # strings took ~2.4 s); only equality of keys matters for the grouping.
+        keys = pd.factorize(surveys["key"].to_numpy()[idx])[0]
         stamps = surveys["submitted_at"].to_numpy()[idx]
         order = surveys["order"].to_numpy()[idx]
         srt = np.lexsort((order, stamps, keys))  # by key, then time, then file order
@@ -125,7 +127,8 @@ def metric_counts(cleaned: Cleaned, week: str, overdue_days: int | None = None,
     v_week = v_cum & (vdate >= monday.to_datetime64())
     outcome = v["outcome"].to_numpy()
     reaching = v_cum & np.isin(outcome, ["entered", "online"])
-    reached = h["key"].isin(pd.unique(v["key"].to_numpy()[reaching])).to_numpy() & occupied
+    # Perf: hash lookup instead of Series.isin, which boxes every reached key on arrow text.
+    reached = (pd.Index(pd.unique(v["key"].to_numpy()[reaching])).get_indexer(h["key"].to_numpy()) >= 0) & occupied
     out["reached_cum"] = count(hc, reached)
     out["visits_week"] = count(vc, v_week)
     out["entered_week"] = count(vc, v_week & (outcome == "entered"))

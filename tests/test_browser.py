@@ -225,8 +225,6 @@ _SMALLEST_CHART_LABEL_JS = """() => Math.min(...[...document.querySelectorAll('s
     .map(g => g.getBoundingClientRect().height).filter(h => h > 0))"""
 
 
-@pytest.mark.xfail(strict=False, reason="canvass/charts.py draws 6.4-inch-wide figures with 7-8 pt labels; "
-                                        "scaled to a 347 px phone column the labels are 4.5-6 px high")
 @pytest.mark.parametrize("name", ["digest", "community"])
 def test_chart_labels_readable_on_phone(opened, name):
     # ~7 px of ink height is a ~10 px font: the least a phone reader can make out without zooming.
