@@ -55,6 +55,9 @@ def parse_datetimes(values: pd.Series) -> pd.Series:
     })
     valid = frame[["year", "month", "day"]].notna().all(axis=1)
     valid &= frame["hour"].between(0, 23) & frame["minute"].between(0, 59) & frame["second"].between(0, 59)
+    # Fix: years outside datetime64[ns] (1677-09-21 … 2262-04-11), e.g. ``9999-12-31`` or
+    # ``0000-01-01``, crashed clean_folder (OutOfBoundsDatetime on assignment): they are bad dates.
+    valid &= frame["year"].between(1678, 2261)
     stamps = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
     if valid.any():
         stamps[valid] = pd.to_datetime(frame[valid], errors="coerce")

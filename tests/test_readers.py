@@ -1,0 +1,365 @@
+"""Reading staff exports: data contract section 1 (encodings, workbooks, title rows, row numbers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from canvass.clean import clean_folder
+from canvass.config import Config
+from canvass.errors import InputError
+from canvass.readers import decode_csv_bytes, list_input_files, read_sheet
+
+REGISTRY_HEADER = ["社区", "网格", "楼号", "单元", "室", "户主"]
+REGISTRY_ROWS = [
+    ["七一社区", "1", "3", "2", "501", "王小明"],
+    ["七一社区", "1", "3", "2", "502", "李华"],
+    ["七一社区", "2", "5", "1", "101", "张伟"],
+]
+
+
+def cells_of(path: Path) -> pd.DataFrame:
+    return read_sheet(path, path.name).cells
+
+
+def write_csv(path: Path, rows, encoding="utf-8", newline="\n"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = newline.join(",".join(r) for r in rows) + newline
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def make_folder(root: Path) -> Path:
+    """Return a data folder with the four sub-folders (empty but for what a test writes)."""
+    for kind in ("households", "visits", "surveys", "issues"):
+        (root / kind).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def record(cleaned, file: str):
+    (rec,) = [r for r in cleaned.files if r.file == file]
+    return rec
+
+
+# --- CSV encodings --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-8", "gbk", "gb18030"])
+def test_csv_encodings_give_the_same_cells(tmp_path, encoding):
+    rows = [REGISTRY_HEADER, *REGISTRY_ROWS, ["七一社区", "第1网格", "３号楼", "2单元", "501室", "欧阳娜娜"]]
+    path = write_csv(tmp_path / "h.csv", rows, encoding=encoding)
+    cells = cells_of(path)
+    assert cells.values.tolist() == rows
+
+
+def test_utf8_bom_is_not_part_of_the_first_header(tmp_path):
+    path = write_csv(tmp_path / "h.csv", [REGISTRY_HEADER, *REGISTRY_ROWS], encoding="utf-8-sig")
+    assert cells_of(path).iloc[0, 0] == "社区"
+
+
+def test_gbk_with_crlf_line_endings(tmp_path):
+    path = write_csv(tmp_path / "h.csv", [REGISTRY_HEADER, *REGISTRY_ROWS], encoding="gbk", newline="\r\n")
+    assert cells_of(path).values.tolist() == [REGISTRY_HEADER, *REGISTRY_ROWS]
+
+
+def test_decode_order_bom_then_utf8_then_gb18030():
+    assert decode_csv_bytes("社区".encode("utf-8-sig"), "f") == "社区"
+    assert decode_csv_bytes("社区".encode("utf-8"), "f") == "社区"
+    assert decode_csv_bytes("社区".encode("gb18030"), "f") == "社区"
+
+
+def test_gbk_file_is_read_end_to_end(tmp_path):
+    data = make_folder(tmp_path / "data")
+    write_csv(data / "households" / "h.csv", [REGISTRY_HEADER, *REGISTRY_ROWS], encoding="gbk")
+    cleaned = clean_folder(data, Config())
+    assert cleaned.households["community"].tolist() == ["七一社区"] * 3
+    assert cleaned.households["name"].tolist() == ["王小明", "李华", "张伟"]
+
+
+def test_quoted_cells_with_commas_and_newlines(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text('社区,问题描述\n七一社区,"路灯不亮,\n晚上很黑"\n七一社区,"说""好的"""\n', encoding="utf-8")
+    cells = cells_of(path)
+    assert cells.values.tolist() == [["社区", "问题描述"], ["七一社区", "路灯不亮,\n晚上很黑"], ["七一社区", '说"好的"']]
+
+
+def test_rows_wider_than_the_first_lines_are_kept_whole(tmp_path):
+    lines = [["a", "b", "c"]] + [[str(i), "x", "y"] for i in range(80)]
+    lines[70] = ["69", "x", "y", "EXTRA"]  # beyond the first 50 lines
+    cells = cells_of(write_csv(tmp_path / "w.csv", lines))
+    assert cells.shape == (81, 4)
+    assert cells.iloc[70].tolist() == ["69", "x", "y", "EXTRA"]
+    assert cells.iloc[71].tolist() == ["70", "x", "y", ""]
+
+
+def test_csv_cells_are_text_never_floats(tmp_path):
+    path = write_csv(tmp_path / "n.csv", [["室", "电话", "材料"], ["0501", "13812345678", "2.0"], ["501", "", "NA"]])
+    cells = cells_of(path)
+    assert cells.values.tolist() == [["室", "电话", "材料"], ["0501", "13812345678", "2.0"], ["501", "", "NA"]]
+
+
+# --- unreadable files --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["empty.csv", "empty.xlsx", "empty.xls"])
+def test_zero_byte_file_is_an_input_error_naming_the_file(tmp_path, name):
+    (tmp_path / name).write_bytes(b"")
+    with pytest.raises(InputError) as info:
+        read_sheet(tmp_path / name, f"visits/{name}")
+    assert f"visits/{name}" in str(info.value)
+    assert info.value.file == f"visits/{name}"
+
+
+@pytest.mark.parametrize("name,data", [
+    ("garbage.csv", random.Random(7).randbytes(4000)),
+    ("garbage2.csv", bytes(range(1, 256)) * 20),  # no NUL bytes, mostly control characters
+    ("utf16.csv", "社区,网格\n七一社区,1\n".encode("utf-16")),
+    ("garbage.xlsx", b"PK\x03\x04" + random.Random(8).randbytes(4000)),
+    ("garbage.xls", random.Random(9).randbytes(4000)),
+])
+def test_binary_garbage_is_an_input_error_naming_the_file(tmp_path, name, data):
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(InputError) as info:
+        read_sheet(tmp_path / name, f"surveys/{name}")
+    assert f"surveys/{name}" in str(info.value)
+
+
+def test_garbage_file_in_a_folder_fails_clean_folder_naming_it(tmp_path):
+    data = make_folder(tmp_path / "data")
+    write_csv(data / "households" / "h.csv", [REGISTRY_HEADER, *REGISTRY_ROWS])
+    (data / "visits" / "坏文件.csv").write_bytes(random.Random(1).randbytes(2000))
+    with pytest.raises(InputError) as info:
+        clean_folder(data, Config())
+    assert "visits/坏文件.csv" in str(info.value)
+
+
+def test_zero_byte_file_in_a_folder_fails_clean_folder_naming_it(tmp_path):
+    data = make_folder(tmp_path / "data")
+    write_csv(data / "households" / "h.csv", [REGISTRY_HEADER, *REGISTRY_ROWS])
+    (data / "issues" / "空.xlsx").write_bytes(b"")
+    with pytest.raises(InputError) as info:
+        clean_folder(data, Config())
+    assert "issues/空.xlsx" in str(info.value)
+
+
+# --- header detection, title rows, Excel row numbers -----------------------------------------------
+
+def test_title_rows_above_the_header_keep_excel_row_numbers_csv(tmp_path):
+    data = make_folder(tmp_path / "data")
+    write_csv(data / "households" / "h.csv", [
+        ["七一社区住户台账", "", "", "", "", ""],  # row 1: title
+        ["制表日期：2023年9月1日", "", "", "", "", ""],  # row 2: date line
+        REGISTRY_HEADER,  # row 3: header
+        REGISTRY_ROWS[0],  # row 4
+        ["七一社区", "", "3", "2", "503", "赵六"],  # row 5: missing grid
+        ["", "", "", "", "", ""],  # row 6: blank
+        REGISTRY_ROWS[1],  # row 7
+        ["七一社区", "1", "3", "2", "501", "王小明"],  # row 8: duplicate of row 4
+    ])
+    cleaned = clean_folder(data, Config())
+    rec = record(cleaned, "households/h.csv")
+    assert rec.header_row == 3
+    assert (rec.data_rows, rec.blank_rows) == (4, 1)
+    assert cleaned.households["row"].tolist() == [4, 7]
+    got = sorted(zip(cleaned.rejects["row"], cleaned.rejects["reason"]))
+    assert got == [(5, "missing grid"), (8, "duplicate household")]
+
+
+def test_title_rows_and_blank_leading_rows_keep_excel_row_numbers_xlsx(tmp_path):
+    data = make_folder(tmp_path / "data")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.cell(2, 1, "七一社区住户台账")  # row 1 is completely empty, row 2 a title
+    for c, h in enumerate(REGISTRY_HEADER, start=1):
+        ws.cell(4, c, h)  # row 3 empty, header on row 4
+    for c, v in enumerate(REGISTRY_ROWS[0], start=1):
+        ws.cell(5, c, v)
+    for c, v in enumerate(["七一社区", "1", "3", "2", "", "无室号"], start=1):
+        ws.cell(7, c, v)  # row 6 blank, row 7 missing room
+    wb.save(data / "households" / "h.xlsx")
+    cleaned = clean_folder(data, Config())
+    rec = record(cleaned, "households/h.xlsx")
+    assert rec.header_row == 4
+    assert (rec.data_rows, rec.blank_rows) == (2, 1)
+    assert cleaned.households["row"].tolist() == [5]
+    assert cleaned.rejects[["row", "reason"]].values.tolist() == [[7, "missing address"]]
+
+
+def test_header_must_be_within_the_first_ten_rows(tmp_path):
+    data = make_folder(tmp_path / "data")
+    rows = [["说明"] + [""] * 5 for _ in range(10)] + [REGISTRY_HEADER, *REGISTRY_ROWS]
+    write_csv(data / "households" / "h.csv", rows)
+    with pytest.raises(InputError) as info:
+        clean_folder(data, Config())
+    assert "households/h.csv" in str(info.value)
+
+
+def test_header_on_row_ten_is_found(tmp_path):
+    data = make_folder(tmp_path / "data")
+    rows = [["说明"] + [""] * 5 for _ in range(9)] + [REGISTRY_HEADER, *REGISTRY_ROWS]
+    write_csv(data / "households" / "h.csv", rows)
+    cleaned = clean_folder(data, Config())
+    assert record(cleaned, "households/h.csv").header_row == 10
+    assert cleaned.households["row"].tolist() == [11, 12, 13]
+
+
+def test_blank_rows_are_counted_as_blank_not_rejected(tmp_path):
+    data = make_folder(tmp_path / "data")
+    path = data / "households" / "h.csv"
+    path.write_text("社区,网格,地址\n七一社区,1,3-2-501\n\n,,\n  , ,\u3000\n七一社区,1,3-2-502\n", encoding="utf-8")
+    cleaned = clean_folder(data, Config())
+    rec = record(cleaned, "households/h.csv")
+    assert (rec.data_rows, rec.blank_rows) == (2, 3)
+    assert len(cleaned.rejects) == 0
+    assert cleaned.households["row"].tolist() == [2, 6]
+
+
+def test_header_only_file_has_zero_rows(tmp_path):
+    data = make_folder(tmp_path / "data")
+    write_csv(data / "households" / "h.csv", [REGISTRY_HEADER, *REGISTRY_ROWS])
+    write_csv(data / "visits" / "v.csv", [["日期", "社区", "地址", "结果"]])
+    wb = openpyxl.Workbook()
+    wb.active.append(["提交时间", "社区", "您知道创城吗"])
+    wb.save(data / "surveys" / "s.xlsx")
+    write_csv(data / "issues" / "i.csv", [["登记日期", "社区", "办理状态", "办结日期"]], encoding="gbk")
+    cleaned = clean_folder(data, Config())
+    for f in ("visits/v.csv", "surveys/s.xlsx", "issues/i.csv"):
+        rec = record(cleaned, f)
+        assert (rec.header_row, rec.data_rows, rec.blank_rows) == (1, 0, 0)
+    assert len(cleaned.visits) == 0 and len(cleaned.surveys) == 0 and len(cleaned.issues) == 0
+    assert len(cleaned.rejects) == 0
+
+
+# --- workbooks: cells read as text ---------------------------------------------------------------
+
+def test_xlsx_numeric_cells_stay_integers_as_text(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["楼号", "单元", "室", "电话", "材料", "小数"])
+    ws.append([3, 2, 501, 13812345678, 2.0, 2.5])
+    ws.append([3.0, 2.0, 501.0, 13900001111.0, 0, 0.1])
+    ws.append(["3", "2", "0501", "", "2份", ""])
+    wb.save(tmp_path / "n.xlsx")
+    cells = cells_of(tmp_path / "n.xlsx")
+    assert cells.iloc[1].tolist() == ["3", "2", "501", "13812345678", "2", "2.5"]
+    assert cells.iloc[2].tolist() == ["3", "2", "501", "13900001111", "0", "0.1"]
+    assert cells.iloc[3].tolist() == ["3", "2", "0501", "", "2份", ""]
+
+
+def test_xlsx_dates_and_serials_parse_as_dates(tmp_path):
+    data = make_folder(tmp_path / "data")
+    write_csv(data / "households" / "h.csv", [REGISTRY_HEADER, *REGISTRY_ROWS])
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["走访日期", "社区", "楼号", "单元", "室", "走访结果"])
+    ws.append([dt.datetime(2023, 9, 5), "七一社区", 3, 2, 501, "已入户"])  # real date cell
+    ws.append([dt.datetime(2023, 9, 5, 19, 30), "七一社区", 3, 2, 502, "已入户"])  # date-time cell
+    ws.append([45174, "七一社区", 5, 1, 101, "已入户"])  # serial number cell
+    ws.append([45175.8125, "七一社区", 3, 2, 501, "不在家"])  # serial with a time fraction
+    ws.append([dt.date(2023, 9, 7), "七一社区", 3, 2, 502, "拒访"])
+    ws.append(["2023/9/8", "七一社区", 5, 1, 101, "微信"])
+    wb.save(data / "visits" / "v.xlsx")
+    cleaned = clean_folder(data, Config())
+    assert len(cleaned.rejects) == 0
+    assert [d.date().isoformat() for d in cleaned.visits["date"]] == [
+        "2023-09-05", "2023-09-05", "2023-09-05", "2023-09-06", "2023-09-07", "2023-09-08"]
+    assert cleaned.visits["room"].tolist() == ["501", "502", "101", "501", "502", "101"]
+
+
+def test_xlsx_survey_timestamps_keep_the_time(tmp_path):
+    data = make_folder(tmp_path / "data")
+    write_csv(data / "households" / "h.csv", [REGISTRY_HEADER, *REGISTRY_ROWS])
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["提交时间", "社区", "您知道创城吗"])
+    ws.append([dt.datetime(2023, 9, 5, 19, 30, 12), "七一社区", "知道"])
+    ws.append([45174.8125, "七一社区", "知道"])
+    wb.save(data / "surveys" / "s.xlsx")
+    cleaned = clean_folder(data, Config())
+    assert cleaned.surveys["submitted_at"].tolist() == [pd.Timestamp("2023-09-05 19:30:12"),
+                                                        pd.Timestamp("2023-09-05 19:30:00")]
+
+
+def test_xls_written_by_xlwt(tmp_path):
+    xlwt = pytest.importorskip("xlwt")
+    data = make_folder(tmp_path / "data")
+    write_csv(data / "households" / "h.csv", [REGISTRY_HEADER, *REGISTRY_ROWS])
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Sheet1")
+    date_style = xlwt.easyxf(num_format_str="YYYY-MM-DD HH:MM:SS")
+    header = ["序号", "提交答卷时间", "1、您所在的社区：", "2、您的住址", "3、您知道我市正在创建全国文明城市吗？"]
+    for c, h in enumerate(header):
+        sheet.write(0, c, h)
+    rows = [
+        [1, "2023/9/5 19:30:12", "七一社区", "3号楼2单元501室", "知道"],  # text timestamp as 问卷星 writes it
+        [2, dt.datetime(2023, 9, 6, 8, 0), "七一社区", "3-2-502", "不知道"],  # real date cell
+        [3, 45175.5, "七一社区", "", "(跳过)"],  # serial number, anonymous
+    ]
+    for r, row in enumerate(rows, start=1):
+        for c, v in enumerate(row):
+            if isinstance(v, dt.datetime):
+                sheet.write(r, c, v, date_style)
+            else:
+                sheet.write(r, c, v)
+    # row 5 (index 4) left blank, then one more return on Excel row 6
+    for c, v in enumerate([4, "2023-09-07 10:00", "七一社区", 501, "知道"]):
+        sheet.write(5, c, v)
+    book.save(str(data / "surveys" / "wjx.xls"))
+    cells = cells_of(data / "surveys" / "wjx.xls")
+    assert cells.iloc[1, 0] == "1" and cells.iloc[5, 3] == "501"  # numbers as integer text
+    cleaned = clean_folder(data, Config())
+    rec = record(cleaned, "surveys/wjx.xls")
+    assert (rec.header_row, rec.data_rows, rec.blank_rows) == (1, 4, 1)
+    assert cleaned.surveys["submitted_at"].tolist() == [
+        pd.Timestamp("2023-09-05 19:30:12"), pd.Timestamp("2023-09-06 08:00"), pd.Timestamp("2023-09-06 12:00")]
+    assert cleaned.surveys["key"].tolist() == ["七一社区|3|2|501", "七一社区|3|2|502", ""]
+    assert cleaned.surveys["awareness"].tolist() == [1, 0, -1]
+    # the row 6 address "501" has no building: unparseable, at its Excel row number
+    assert cleaned.rejects[["file", "row", "reason"]].values.tolist() == [["surveys/wjx.xls", 6, "unparseable address"]]
+    assert "序号" in rec.ignored_columns
+
+
+def test_first_non_empty_sheet_is_read(tmp_path):
+    wb = openpyxl.Workbook()
+    wb.active.title = "空白"
+    ws = wb.create_sheet("数据")
+    ws.append(["社区", "网格", "地址"])
+    ws.append(["七一社区", 1, "3-2-501"])
+    wb.create_sheet("另一张").append(["不要读", "这张"])
+    wb.save(tmp_path / "b.xlsx")
+    assert cells_of(tmp_path / "b.xlsx").values.tolist() == [["社区", "网格", "地址"], ["七一社区", "1", "3-2-501"]]
+
+
+# --- which files are read ----------------------------------------------------------------------------
+
+def test_lock_files_hidden_files_and_other_extensions_are_ignored(tmp_path):
+    folder = tmp_path / "visits"
+    folder.mkdir()
+    for name in ("b.csv", "a.XLSX", "C.CSV", "d.xls", "~$a.xlsx", ".hidden.csv", "notes.txt", "e.xlsm.bak"):
+        (folder / name).write_bytes(b"x")
+    (folder / "sub.csv").mkdir()
+    names = [p.name for p in list_input_files(folder)]
+    assert names == sorted(["C.CSV", "a.XLSX", "b.csv", "d.xls"])  # sorted by file name
+
+
+def test_upper_case_csv_extension_is_read_and_lock_file_ignored_end_to_end(tmp_path):
+    data = make_folder(tmp_path / "data")
+    write_csv(data / "households" / "H.CSV", [REGISTRY_HEADER, *REGISTRY_ROWS], encoding="gbk")
+    (data / "households" / "~$H.xlsx").write_bytes(b"\x00lock")  # unreadable: would fail if read
+    (data / "households" / ".~lock.H.CSV#").write_bytes(b"\x00lock")
+    (data / "households" / ".DS_Store").write_bytes(b"\x00\x01")
+    cleaned = clean_folder(data, Config())
+    assert [r.file for r in cleaned.files] == ["households/H.CSV"]
+    assert len(cleaned.households) == 3
+
+
+def test_files_are_concatenated_in_sorted_name_order(tmp_path):
+    data = make_folder(tmp_path / "data")
+    write_csv(data / "households" / "b.csv", [REGISTRY_HEADER, REGISTRY_ROWS[1]])
+    write_csv(data / "households" / "a.csv", [REGISTRY_HEADER, REGISTRY_ROWS[0], REGISTRY_ROWS[2]])
+    cleaned = clean_folder(data, Config())
+    assert [r.file for r in cleaned.files] == ["households/a.csv", "households/b.csv"]
+    assert cleaned.households["file"].tolist() == ["households/a.csv", "households/a.csv", "households/b.csv"]
