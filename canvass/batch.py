@@ -312,6 +312,7 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
     with OutputLock(out, wait=options.lock_wait):
         # Workers start (and warm their kernels) while this process cleans the inputs.
         executor = make_executor(options.executor, max(1, options.jobs), scheduler=options.scheduler)
+        ok = False
         try:
             config, cleaned = load_and_clean(options)
             timings["clean"] = round(time.perf_counter() - t_start, 3)
@@ -395,8 +396,9 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
                 "digest": {k: v for k, v in digest_outcome.items() if k != "traceback"},
             }
             write_json(manifest_path, manifest)
+            ok = True
         finally:
-            executor.close()
+            executor.close(abort=not ok)
     failed = [c for c, o in outcomes.items() if o.get("status") == "failed"]
     code = 1 if failed or digest_outcome.get("status") != "ok" else 0
     return BatchResult(week, chosen, out, wdir / "digest.html", outcomes, code, timings)

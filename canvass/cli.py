@@ -47,6 +47,13 @@ def _console():
     return Console(highlight=False, soft_wrap=True, width=width)
 
 
+def shown_text(value) -> str:
+    """Return text safe for a console: control characters (escape codes) become '?'."""
+    import unicodedata
+
+    return "".join("?" if unicodedata.category(ch) == "Cc" else ch for ch in str(value))
+
+
 def _safe_streams() -> None:
     # A Chinese Windows console is often GBK: never crash on a character it cannot show.
     for stream in (sys.stdout, sys.stderr):
@@ -59,6 +66,7 @@ def _safe_streams() -> None:
 def run_check(options, console) -> int:
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     from .batch import choose_week, load_and_clean, rejects_table
 
@@ -71,7 +79,7 @@ def run_check(options, console) -> int:
         files.add_column(col)
     counts = table.groupby("file").size()
     for f in cleaned.files:
-        files.add_row(f.file, str(f.data_rows), str(f.blank_rows), str(int(counts.get(f.file, 0))))
+        files.add_row(*(Text(shown_text(v)) for v in (f.file, f.data_rows, f.blank_rows, int(counts.get(f.file, 0)))))
     console.print(files)
     if len(table):
         summary = table.groupby(["file", "community", "说明"]).size().rename("行数").reset_index()
@@ -80,7 +88,8 @@ def run_check(options, console) -> int:
             t.add_column(col)
         for _, r in summary.iterrows():
             rows = table[(table["file"] == r["file"]) & (table["community"] == r["community"]) & (table["说明"] == r["说明"])]["row"]
-            t.add_row(r["file"], r["community"] or "（未知）", r["说明"], str(r["行数"]), ", ".join(map(str, rows.head(10))))
+            t.add_row(*(Text(shown_text(v)) for v in (r["file"], r["community"] or "（未知）", r["说明"], r["行数"],
+                                                       ", ".join(map(str, rows.head(10))))))
         console.print(t)
     else:
         console.print("没有被剔除的记录。")
@@ -100,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.jobs < 1:
             from .errors import ParameterError
             raise ParameterError(f"--jobs 的值 {args.jobs} 无效", expected="正整数")
-        params = parse_overrides([tuple(p) for p in args.param])
+        params = parse_overrides([tuple(p) for p in args.param]) if args.param else {}
         options = BatchOptions(data_dir=args.data, out_dir=args.out, week=args.week, communities=args.community,
                                jobs=args.jobs, params=params, config_file=args.config, force=args.force,
                                executor="dask" if args.scheduler else "local", scheduler=args.scheduler,
@@ -111,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     except CanvassError as exc:
         if args.debug:
             raise
-        console.print(f"错误 error: {exc.one_line()}", markup=False, style="bold red")
+        console.print(shown_text(f"错误 error: {exc.one_line()}"), markup=False, style="bold red")
         return exc.exit_code
     except KeyboardInterrupt:
         console.print("已中断 interrupted")
@@ -135,6 +144,7 @@ def run_and_report(options, console) -> int:
     from rich import box
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
+    from rich.text import Text
 
     from .batch import run_batch
 
@@ -150,7 +160,8 @@ def run_and_report(options, console) -> int:
         finished.append(community)
         status = {"ok": "完成", "reused": "沿用", "failed": "失败"}.get(outcome.get("status"), outcome.get("status"))
         extra = f" {outcome.get('error')}" if outcome.get("status") == "failed" else ""
-        bar.console.print(f"  [{status}] {community}  {outcome.get('seconds', 0):.1f}s{extra}", markup=False)
+        bar.console.print(shown_text(f"  [{status}] {community}  {outcome.get('seconds', 0):.1f}s{extra}"),
+                          markup=False)
         bar.update(task, advance=1)
 
     try:
@@ -175,8 +186,9 @@ def run_and_report(options, console) -> int:
         status = {"ok": "完成", "reused": "沿用", "failed": "失败", "not run": "未运行"}.get(o.get("status"), o.get("status"))
         if o.get("status") == "failed":
             status += f"：{o.get('error', '')}"
-        table.add_row(community, status, f"{o.get('seconds', 0):.1f}", str(rejected.get(community, "")),
-                      _shown(path) if path.is_file() else "—")
+        table.add_row(*(Text(shown_text(v)) for v in (
+            community, status, f"{o.get('seconds', 0):.1f}", str(rejected.get(community, "")),
+            _shown(path) if path.is_file() else "—")))
     console.print(table)
     console.print(f"周报目录 index: {_shown(result.out_dir / 'index.html')}", markup=False)
     console.print(f"街道汇总 digest: {_shown(result.digest)}", markup=False)

@@ -151,6 +151,12 @@ def load_config(data_dir: Path, config_file: Path | None = None) -> Config:
         return Config()
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"不是有效的 YAML：{str(exc).splitlines()[0]}", file=str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("不是 UTF-8 编码的文本", file=str(path), expected="UTF-8 编码的 YAML 文件") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"不是有效的 YAML：{problem}", file=str(path),
+                          row=(mark.line + 1) if mark is not None else None,
+                          expected="“键: 值” 形式，如 name: 人民路街道；列表写作 [甲, 乙]") from None
     return parse_config(raw, str(path))

@@ -98,11 +98,12 @@ class LocalExecutor:
                 pending.discard(index)
                 yield index, payload
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Stop the workers; with ``abort`` (the batch failed) do not wait for kernels to start."""
         for _ in self.procs:
             self.tasks.put(None)
         for p in self.procs:
-            p.join(timeout=20)
+            p.join(timeout=1 if abort else 20)
             if p.is_alive():
                 p.terminate()
 
@@ -130,7 +131,7 @@ class DaskExecutor:
             except Exception as exc:
                 yield futures[fut], {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         self.client.close()
 
 

@@ -81,6 +81,19 @@ PERCENT_COLUMNS = {"coverage_cum", "resolution_rate_cum"} | {
     f"{x}_rate_{s}" for x in METRIC_FIELDS for s in ("week", "cum")}
 
 
+def excel_value(v):
+    """Return a cell value Excel accepts: control characters removed from text, NaN as empty."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if isinstance(v, float) and v != v:
+        return None
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", v)
+    return v
+
+
 def write_metrics_xlsx(week_metrics: pd.DataFrame, all_weeks: pd.DataFrame, path: Path) -> None:
     """Write metrics.xlsx for upward reporting: Chinese headers, percentages, this week + every week."""
     from openpyxl import Workbook
@@ -97,8 +110,7 @@ def write_metrics_xlsx(week_metrics: pd.DataFrame, all_weeks: pd.DataFrame, path
             cell.font = Font(bold=True)
             cell.fill = PatternFill("solid", fgColor="DDEBF7")
         for row in frame.itertuples(index=False):  # a few rows per week
-            ws.append([None if (isinstance(v, float) and v != v) else (v.item() if hasattr(v, "item") else v)
-                       for v in row])
+            ws.append([excel_value(v) for v in row])
         for j, col in enumerate(METRIC_COLUMNS, start=1):
             letter = ws.cell(1, j).column_letter
             ws.column_dimensions[letter].width = max(8, min(18, len(CN_HEADERS[col]) * 2 + 2))

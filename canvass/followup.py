@@ -13,6 +13,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from .atomic import atomic_path
 from .clean import Cleaned
 from .dates import week_bounds
+from .export import excel_value
 from .privacy import mask_name, mask_phone
 from .schema import OUTCOME_LABELS
 
@@ -45,7 +46,7 @@ def unreached(cleaned: Cleaned, community: str, week: str) -> pd.DataFrame:
 
 def sheet_title(label: str, used: set) -> str:
     """Return a valid, unique Excel sheet name for a grid label."""
-    name = _BAD_SHEET.sub("_", label).strip("'") or "网格"
+    name = excel_value(_BAD_SHEET.sub("_", label)).strip("'") or "网格"
     name = name[:31]
     base, n = name, 1
     while name.lower() in used:
@@ -72,9 +73,10 @@ def write_followup(cleaned: Cleaned, community: str, week: str, path: Path) -> i
             cell.alignment = Alignment(horizontal="center")
         for r in grp.itertuples(index=False):  # rows of one grid's unreached list
             last = r.last_date.date() if isinstance(r.last_date, pd.Timestamp) and not pd.isna(r.last_date) else None
-            ws.append([r.grid_label, _int_or_text(r.building), _int_or_text(r.unit), _int_or_text(r.room),
-                       mask_name(r.name), mask_phone(str(r.phone)) if r.phone else "", last,
-                       r.last_outcome if isinstance(r.last_outcome, str) else ""])
+            ws.append([excel_value(v) for v in (
+                r.grid_label, _int_or_text(r.building), _int_or_text(r.unit), _int_or_text(r.room),
+                mask_name(r.name), mask_phone(str(r.phone)) if r.phone else "", last,
+                r.last_outcome if isinstance(r.last_outcome, str) else "")])
             if last is not None:
                 ws.cell(ws.max_row, 7).number_format = "yyyy-mm-dd"
         ws.freeze_panes = "A2"
@@ -83,7 +85,7 @@ def write_followup(cleaned: Cleaned, community: str, week: str, path: Path) -> i
         ws.auto_filter.ref = ws.dimensions
     stamp = dt.datetime.combine(week_bounds(week)[1], dt.time())
     wb.properties.created = wb.properties.modified = stamp
-    wb.properties.title = f"{community} 未覆盖住户 {week}"
+    wb.properties.title = excel_value(f"{community} 未覆盖住户 {week}")
     with atomic_path(path) as tmp:
         wb.save(tmp)
     return len(todo)

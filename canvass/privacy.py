@@ -10,11 +10,14 @@ import pandas as pd
 
 from .normalize import CN_NUMERAL, number_text
 
+_PHONE_GROUPED = re.compile(r"(?<!\d)(1[3-9]\d)[\s\-－]+(\d{4})[\s\-－]+(\d{4})(?!\d)")
 _PHONE_RUN = re.compile(r"(?<!\d)(\d{3})\d{4,}(\d{4})(?!\d)|(?<!\d)\d{7,10}(?!\d)")
 _N = rf"(?:\d+|{CN_NUMERAL})"
 _ADDR_FULL = re.compile(rf"(?P<b>{_N})\s*(?:号楼|栋|幢|座|号|楼|#)\s*-?\s*{_N}\s*单元\s*-?\s*\d+\s*(?:室|号)?")
 _ADDR_DASH = re.compile(r"(?<![\d.:/])(?P<b>\d{1,3})\s*[-#－]\s*\d{1,2}\s*[-－]\s*\d{2,4}(?![\d.:/])")
 _ADDR_TWO = re.compile(rf"(?P<b>{_N})\s*(?:号楼|栋|幢|座|楼)\s*\d{{2,4}}\s*(?:室|号)")
+# Two-part building-room (3-501): rooms have 3-4 digits, which keeps dates (9-5) and years out.
+_ADDR_DASH2 = re.compile(r"(?<![\d.:/\-])(?P<b>\d{1,3})\s*[-－]\s*\d{3,4}(?![\d.:/\-])")
 _ADDR_UNIT_ROOM = re.compile(rf"{_N}\s*单元\s*-?\s*\d+\s*(?:室|号)?")
 _ADDR_ROOM = re.compile(r"(?<!\d)\d{3,4}\s*室")
 
@@ -25,6 +28,7 @@ def mask_phone(text: str) -> str:
         if m.group(1):
             return f"{m.group(1)}****{m.group(2)}"
         return "****"
+    text = _PHONE_GROUPED.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
     return _PHONE_RUN.sub(repl, text)
 
 
@@ -44,6 +48,7 @@ def mask_addresses(text: str) -> str:
     text = _ADDR_FULL.sub(_building, text)
     text = _ADDR_DASH.sub(_building, text)
     text = _ADDR_TWO.sub(_building, text)
+    text = _ADDR_DASH2.sub(_building, text)
     text = _ADDR_UNIT_ROOM.sub("某单元某室", text)
     return _ADDR_ROOM.sub("某室", text)
 

@@ -95,28 +95,97 @@ def _cell_text(value) -> str:
     return str(value)
 
 
-@reader(".xlsx", ".xlsm", ".xls")
-def read_workbook(path: Path, file: str) -> pd.DataFrame:
-    """Return the first non-empty sheet of a workbook as text cells (calamine engine)."""
-    from python_calamine import CalamineWorkbook
+ZIP_MAGIC = b"PK\x03\x04"
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_BAD_WORKBOOK = "无法读取的 Excel 文件（损坏或有密码保护） cannot read workbook"
+_WORKBOOK_EXPECTED = "未加密的 .xlsx 或 .xls 工作簿（可在 Excel 中另存为后再报送）"
 
-    if path.stat().st_size == 0:
-        raise InputError("文件是空的（0 字节） empty file", file=file, expected="Excel 工作簿")
-    try:
-        book = CalamineWorkbook.from_path(str(path))
-        for index in range(len(book.sheet_names)):
-            rows = book.get_sheet_by_index(index).to_python(skip_empty_area=False)
-            if any(any(c not in (None, "") for c in r) for r in rows):
-                break
-        else:
-            rows = []
-    except Exception as exc:  # calamine raises several types for corrupt/encrypted files
-        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise InputError(f"无法读取的 Excel 文件（损坏或有密码保护） cannot read workbook: {detail}",
-                         file=file, expected="未加密的 .xlsx 或 .xls 工作簿") from None
+
+def _rows_to_frame(rows: list) -> pd.DataFrame:
     width = max((len(r) for r in rows), default=1) or 1
     cells = [[_cell_text(c) for c in r] + [""] * (width - len(r)) for r in rows]
     return pd.DataFrame(cells, dtype=object) if cells else pd.DataFrame(columns=range(1), dtype=object)
+
+
+def _first_nonempty(sheets) -> list:
+    for rows in sheets:
+        if any(any(c not in (None, "") for c in r) for r in rows):
+            return rows
+    return []
+
+
+def _read_xlsx(path: Path, file: str) -> pd.DataFrame:
+    """An Office Open XML workbook (a ZIP), read with calamine."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+        rows = _first_nonempty(book.get_sheet_by_index(i).to_python(skip_empty_area=False)
+                               for i in range(len(book.sheet_names)))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # calamine raises, and on some damage panics (a BaseException)
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise InputError(f"{_BAD_WORKBOOK}: {detail}", file=file, expected=_WORKBOOK_EXPECTED) from None
+    return _rows_to_frame(rows)
+
+
+def _read_xls(path: Path, file: str) -> pd.DataFrame:
+    """An Excel 97-2003 workbook (问卷星's download), read with xlrd.
+
+    xlrd is pure Python: a damaged compound file raises an error instead of aborting
+    the process, which calamine's native reader may do on hostile .xls headers.
+    """
+    import xlrd
+
+    try:
+        book = xlrd.open_workbook(str(path), on_demand=True, logfile=io.StringIO())  # no console chatter
+
+        def sheet_rows(sheet):
+            out = []
+            for r in range(sheet.nrows):
+                row = []
+                for cell in sheet.row(r):
+                    if cell.ctype == xlrd.XL_CELL_DATE:
+                        row.append(xlrd.xldate_as_datetime(cell.value, book.datemode))
+                    elif cell.ctype == xlrd.XL_CELL_BOOLEAN:
+                        row.append(bool(cell.value))
+                    elif cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
+                        row.append(None)
+                    else:
+                        row.append(cell.value)
+                out.append(row)
+            return out
+
+        rows = _first_nonempty(sheet_rows(book.sheet_by_index(i)) for i in range(book.nsheets))
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except Exception as exc:
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise InputError(f"{_BAD_WORKBOOK}: {detail}", file=file, expected=_WORKBOOK_EXPECTED) from None
+    return _rows_to_frame(rows)
+
+
+@reader(".xlsx", ".xlsm", ".xls")
+def read_workbook(path: Path, file: str) -> pd.DataFrame:
+    """Return the first non-empty sheet of a workbook as text cells, by what the file really is."""
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if not head:
+        raise InputError("文件是空的（0 字节） empty file", file=file, expected="Excel 工作簿")
+    if head.startswith(ZIP_MAGIC):
+        return _read_xlsx(path, file)
+    if head == OLE2_MAGIC:
+        if path.suffix.lower() != ".xls":
+            # An .xlsx in a compound file is an encrypted (password-protected) workbook,
+            # unless it is an old .xls under a new name.
+            try:
+                return _read_xls(path, file)
+            except InputError:
+                raise InputError("工作簿有密码保护或已加密 (password-protected workbook)", file=file,
+                                 expected="去掉密码后另存为 .xlsx 再报送") from None
+        return _read_xls(path, file)
+    raise InputError(f"{_BAD_WORKBOOK}: 文件内容不是 Excel 格式", file=file, expected=_WORKBOOK_EXPECTED)
 
 
 @dataclass
