@@ -122,22 +122,10 @@ def weekly_bars(trend: pd.DataFrame, title: str) -> str:
     return to_svg(fig)
 
 
-def grid_coverage_bars(grids: pd.DataFrame, title: str, target: float | None = None) -> str:
-    """Return an SVG horizontal bar chart of coverage per grid."""
-    _setup()
-    height = 1.0 + 0.26 * max(len(grids), 1)
-    fig = Figure(figsize=(4.8, min(height, 9)))
-    ax = fig.add_subplot()
-    y = np.arange(len(grids))
-    cov = pd.to_numeric(grids["coverage"], errors="coerce").fillna(0).to_numpy(dtype=float)
-    ax.barh(y, cov, color=PALETTE[0])
-    for yi, v in zip(y, cov):
-        ax.text(min(v, 1.0) + 0.01, yi, f"{v * 100:.1f}%", va="center", fontsize=9)
-    ax.set_yticks(y, list(grids["grid_label"]), fontsize=9)
-    ax.invert_yaxis()
-    _percent(ax, "x", 0, 1.18)
-    if target is not None:
-        ax.axvline(target, color=PALETTE[5], linestyle="--", linewidth=1, label="目标")
-        ax.legend(frameon=False, loc="lower right")
-    ax.set_title(title, fontsize=11, loc="left")
-    return to_svg(fig)
+def warm_up() -> None:
+    """Register the font and draw one throwaway chart, so the first real report is not slower."""
+    trend = pd.DataFrame({"week": ["2023-W36", "2023-W37"], "coverage_cum": [0.5, 0.6],
+                          "visits_week": [1, 2], "entered_week": [1, 1],
+                          **{f"{k}_rate_cum": [0.9, 0.95] for k in RATE_LABELS if k != "coverage"}})
+    trend_chart(trend, "知晓率 覆盖率 支持率 参与率 满意率 垃圾分类 网格 周 一二三四五六七八九十")
+    weekly_bars(trend, "走访 入户 次数")

@@ -22,15 +22,19 @@ from papermill.engines import Engine, papermill_engines
 ENGINE_NAME = "canvass-warm"
 KERNEL_NAME = "python3"
 RESTART_EVERY = 50
+# reset() already runs a garbage collection (through displayhook.flush): no second one here.
 RESET_CODE = """\
 get_ipython().reset(new_session=True, aggressive=False)
-import gc as _gc, sys as _sys
+import sys as _sys
 if "canvass.notebook" in _sys.modules:
     _sys.modules["canvass.notebook"].reset_state()
-_gc.collect()
-del _gc, _sys
+del _sys
 """
-WARMUP_CODE = "import pandas, matplotlib, canvass.notebook, canvass.report"
+# Everything a report imports or sets up once: libraries, the CJK font, matplotlib's glyph cache.
+WARMUP_CODE = """\
+import pandas, matplotlib, canvass.notebook, canvass.report, canvass.charts
+canvass.charts.warm_up()
+"""
 
 
 class WarmKernel:

@@ -31,6 +31,8 @@ def _worker_main(tasks, results, prewarm: bool) -> None:
         if prewarm:
             try:
                 engine.warm_kernel().start()
+                from . import export
+                export.exporter()  # nbconvert's set-up is paid once per worker, here
             except Exception:  # the first task will retry and report the error
                 engine.discard_kernel()
         parent = os.getppid()

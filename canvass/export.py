@@ -26,12 +26,25 @@ def css() -> str:
 
 @lru_cache(maxsize=1)
 def exporter():
-    """Return this process's HTMLExporter (created once: its first call is the slow one)."""
+    """Return this process's report exporter (created once: its first call is the slow one)."""
     from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
 
-    return HTMLExporter(template_name="canvass_report", extra_template_basedirs=[str(TEMPLATES)],
-                        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                        exclude_markdown=True, exclude_raw=True, exclude_unknown=True)
+    class ReportExporter(HTMLExporter):
+        """HTMLExporter without its BeautifulSoup pass.
+
+        That pass only adds alt text to <img> and tabindex to JupyterLab cell wrappers,
+        neither of which our template emits, yet re-parsing every chart's SVG costs
+        more than the rest of the export.
+        """
+
+        def from_notebook_node(self, nb, resources=None, **kw):
+            self.register_filter("highlight_code", lambda source, *a, **k: "")
+            return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+
+    return ReportExporter(template_name="canvass_report", extra_template_basedirs=[str(TEMPLATES)],
+                          exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                          exclude_markdown=True, exclude_raw=True, exclude_unknown=True)
 
 
 def footer(week: str) -> str:

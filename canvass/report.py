@@ -248,13 +248,25 @@ def community_headline(view: CommunityView) -> str:
     return "<h2>核心指标（累计）</h2>" + headline_cards(r, view.targets) + week
 
 
+def coverage_bar(value) -> str:
+    """Return a coverage cell with an inline bar (pure CSS: no chart needed for one number)."""
+    try:
+        v = min(max(float(value), 0.0), 1.0)
+    except (TypeError, ValueError):
+        return "—"
+    if np.isnan(v):
+        return "—"
+    return (f'<span class="bar"><span style="width:{v * 100:.1f}%"></span></span>'
+            f'<span class="bar-value">{pct(v)}</span>')
+
+
 def community_grids(view: CommunityView) -> str:
-    """Return the per-grid table and chart."""
+    """Return the per-grid table, each grid's coverage drawn as a bar."""
     g = view.grids
-    t = table(g, {"grid_label": "网格", "households": "住户", "reached": "已覆盖", "coverage": "覆盖率",
-                  "visits_week": "本周走访"}, "num", {"coverage": pct})
-    chart = charts.grid_coverage_bars(g, "各网格覆盖率", view.targets["coverage"]) if len(g) else ""
-    return "<h2>分网格情况</h2>" + t + f'<figure>{chart}</figure>'
+    t = table(g, {"grid_label": "网格", "households": "住户", "reached": "已覆盖", "visits_week": "本周走访",
+                  "coverage": "覆盖率"}, "num grids", {"coverage": coverage_bar})
+    note = f'<p class="note">目标覆盖率 {pct(view.targets["coverage"], 0)}；按网格编号排列。</p>'
+    return "<h2>分网格情况</h2>" + note + t
 
 
 def community_buildings(view: CommunityView) -> str:
