@@ -32,8 +32,17 @@ PY = sys.executable
 WEEK = "2023-W37"
 
 
+def _footprint(p: psutil.Process) -> int:
+    # PSS shares pages between processes fairly (a forked child's copy-on-write pages are
+    # not counted twice); fall back to RSS where PSS is not available.
+    try:
+        return p.memory_full_info().pss
+    except (psutil.Error, AttributeError):
+        return p.memory_info().rss
+
+
 def measure(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
-    """Run ``cmd``; return (seconds, peak RSS of its whole process tree in MiB)."""
+    """Run ``cmd``; return (seconds, peak memory (PSS) of its whole process tree in MiB)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     peak = 0
@@ -41,10 +50,10 @@ def measure(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
     while proc.poll() is None:
         try:
             tree = [ps] + ps.children(recursive=True)
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            peak = max(peak, sum(_footprint(p) for p in tree if p.is_running()))
         except psutil.Error:
             pass
-        time.sleep(0.05)
+        time.sleep(0.1)
     seconds = time.perf_counter() - t0
     if proc.returncode not in (0,):
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr.read().decode()[-3000:]}")
@@ -86,7 +95,7 @@ def main() -> None:
         import yaml
         communities = yaml.safe_load((data / "subdistrict.yml").read_text(encoding="utf-8"))["communities"]
         env = {**os.environ, "CANVASS_CACHE_DIR": str(work / "naive-cache")}
-        row = {"naive": [], "batch": [], "floor": []}
+        row = {"naive": [], "batch": [], "rerun": [], "floor": []}
         for r in range(args.runs):
             if n <= args.naive_max:
                 shutil.rmtree(work / "naive-cache", ignore_errors=True)
@@ -95,6 +104,9 @@ def main() -> None:
             shutil.rmtree(work / "batch-out", ignore_errors=True)
             row["batch"].append(measure([PY, "run_reports.py", "--data", str(data), "--out", str(work / "batch-out"),
                                          "--week", WEEK, "--jobs", str(args.jobs), "--force"]))
+            # A re-run with nothing changed reuses every community's outputs (no --force).
+            row["rerun"].append(measure([PY, "run_reports.py", "--data", str(data), "--out", str(work / "batch-out"),
+                                         "--week", WEEK, "--jobs", str(args.jobs)]))
             shutil.rmtree(work / "floor-out", ignore_errors=True)
             row["floor"].append(measure([PY, "benchmarks/floor.py", "--data", str(data), "--out",
                                          str(work / "floor-out"), "--week", WEEK, "--jobs", str(args.jobs)]))
@@ -103,12 +115,13 @@ def main() -> None:
         results[n] = {k: (statistics.median(s for s, _ in v), max(m for _, m in v)) if v else None
                       for k, v in row.items()}
     print()
-    print(f"{'N':>5} {'naive s':>9} {'batch s':>9} {'floor s':>9} {'batch MiB':>10} {'floor MiB':>10} "
-          f"{'batch s/comm':>13}")
+    print(f"{'N':>5} {'naive s':>9} {'batch s':>9} {'rerun s':>9} {'floor s':>9} {'batch MiB':>10} "
+          f"{'floor MiB':>10} {'batch s/comm':>13}")
     for n, r in results.items():
         naive = f"{r['naive'][0]:9.1f}" if r["naive"] else f"{'-':>9}"
-        print(f"{n:>5} {naive} {r['batch'][0]:9.1f} {r['floor'][0]:9.1f} {r['batch'][1]:10.0f} "
+        print(f"{n:>5} {naive} {r['batch'][0]:9.1f} {r['rerun'][0]:9.1f} {r['floor'][0]:9.1f} {r['batch'][1]:10.0f} "
               f"{r['floor'][1]:10.0f} {r['batch'][0] / n:13.2f}")
+        print(f"      no-change re-run = {100 * r['rerun'][0] / r['batch'][0]:.0f}% of a full run")
     ns = sorted(results)
     for a, b in zip(ns, ns[1:]):
         marginal = (results[b]["batch"][0] - results[a]["batch"][0]) / (b - a)

@@ -9,6 +9,7 @@ of the data contract atomically under one lock.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
 import platform
@@ -22,12 +23,12 @@ import pandas as pd
 from . import __version__
 from .atomic import OutputLock, write_bytes, write_json
 from .clean import Cleaned, clean_folder
-from .config import NOTEBOOKS, SAMPLE_DATA, Config, load_config
+from .config import KINDS, NOTEBOOKS, SAMPLE_DATA, Config, load_config
 from .dates import format_week_cn, parse_week
 from .errors import InputError, ParameterError
 from .metrics import compute_metrics, latest_week, metrics_over_weeks, week_view
 from .slugs import assign_slugs
-from .store import code_fingerprint, input_fingerprint, save_prepared
+from .store import code_fingerprint, input_fingerprint, load_prepared, save_prepared
 
 COMMUNITY_NB = NOTEBOOKS / "community_report.ipynb"
 DIGEST_NB = NOTEBOOKS / "subdistrict_digest.ipynb"
@@ -153,14 +154,31 @@ def _file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def load_and_clean(options: BatchOptions) -> tuple[Config, Cleaned]:
-    """Return the configuration and the cleaned inputs (InputError/ConfigError on bad input)."""
+def prepared_location(options: BatchOptions) -> tuple[Config, Path]:
+    """Validate the data folder and configuration; return (config, the prepared-slices folder).
+
+    The folder is keyed by the sha256 of every input, the configuration and the code,
+    so an existing one holds exactly what cleaning these inputs would produce.
+    """
     data_dir = Path(options.data_dir)
     if not data_dir.is_dir():
         raise InputError("数据文件夹不存在 data folder not found", file=str(data_dir),
                          expected="含 households/ visits/ surveys/ issues/ 子文件夹的文件夹")
+    for kind in KINDS:
+        if not (data_dir / kind).is_dir():
+            raise InputError(f"缺少子文件夹 missing sub-folder: {kind}/", file=str(data_dir),
+                             expected="households/ visits/ surveys/ issues/ 四个子文件夹")
     config = load_config(data_dir, options.config_file)
-    return config, clean_folder(data_dir, config)
+    cache = Path(options.out_dir) / "internal" / ".cache" / "prepared"
+    return config, cache / input_fingerprint(data_dir, options.config_file)
+
+
+def load_and_clean(options: BatchOptions, use_cache: bool = True) -> tuple[Config, Cleaned]:
+    """Return the configuration and the cleaned inputs (InputError/ConfigError on bad input)."""
+    config, prepared = prepared_location(options)
+    if use_cache and (prepared / "meta.json").is_file():
+        return config, load_prepared(prepared)
+    return config, clean_folder(Path(options.data_dir), config)
 
 
 def choose_week(options: BatchOptions, cleaned: Cleaned) -> tuple[str, bool]:
@@ -174,7 +192,8 @@ def choose_week(options: BatchOptions, cleaned: Cleaned) -> tuple[str, bool]:
     return found, True
 
 
-def plan_batch(options: BatchOptions, config: Config, cleaned: Cleaned, week: str, chosen: bool) -> Plan:
+def plan_batch(options: BatchOptions, config: Config, cleaned: Cleaned, week: str, chosen: bool,
+               prepared: Path) -> Plan:
     """Return the batch plan: metrics for every community, tasks for the selected ones."""
     t0 = time.perf_counter()
     out = Path(options.out_dir)
@@ -192,8 +211,6 @@ def plan_batch(options: BatchOptions, config: Config, cleaned: Cleaned, week: st
     overdue = overrides.get("overdue_days") or config.overdue_days
     metrics = compute_metrics(cleaned, week, targets, overdue)
     slugs = assign_slugs(list(cleaned.communities))
-    cache = out / "internal" / ".cache" / "prepared"
-    prepared = cache / input_fingerprint(Path(options.data_dir), options.config_file)
     if not (prepared / "meta.json").is_file():
         save_prepared(cleaned, prepared)
     code = code_fingerprint()
@@ -235,15 +252,8 @@ def _is_sample(options: BatchOptions) -> bool:
 
 def rejects_table(cleaned: Cleaned, week: str) -> pd.DataFrame:
     """Return W's rejects as rejects.csv lays them out (sorted by file and row)."""
-    from .clean import attach_raw
-
     view = week_view(cleaned, week)
-    r = view.rejects
-    sup = r["reason"] == "superseded"
-    if sup.any() and cleaned.raw:
-        fixed = attach_raw(r[sup].drop(columns=["raw", "说明"], errors="ignore"), cleaned.raw)
-        r = pd.concat([r[~sup], fixed], ignore_index=True)
-    r = r.copy()
+    r = view.rejects.copy()
     if "说明" not in r or r["说明"].isna().any():
         from .schema import reason_text
         r["说明"] = r["reason"].map(reason_text)
@@ -259,11 +269,15 @@ def write_rejects(cleaned: Cleaned, week: str, path: Path) -> int:
     return len(table)
 
 
-def _previous_outcomes(manifest: Path) -> dict:
+def _previous_manifest(manifest: Path) -> dict:
     try:
-        return json.loads(manifest.read_text(encoding="utf-8")).get("communities", {})
+        return json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+def _previous_outcomes(manifest: Path) -> dict:
+    return _previous_manifest(manifest).get("communities", {})
 
 
 def _versions() -> dict:
@@ -310,14 +324,25 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
     out = Path(options.out_dir)
     timings: dict = {}
     with OutputLock(out, wait=options.lock_wait):
-        # Workers start (and warm their kernels) while this process cleans the inputs.
-        executor = make_executor(options.executor, max(1, options.jobs), scheduler=options.scheduler)
+        executor = None
+
+        def workers():
+            nonlocal executor
+            if executor is None:
+                executor = make_executor(options.executor, max(1, options.jobs), scheduler=options.scheduler)
+            return executor
+
         ok = False
         try:
-            config, cleaned = load_and_clean(options)
+            config, prepared = prepared_location(options)
+            if not (prepared / "meta.json").is_file():
+                workers()  # start (and warm) the kernels while this process cleans the inputs
+            cached = (prepared / "meta.json").is_file()
+            cleaned = load_prepared(prepared) if cached else clean_folder(Path(options.data_dir), config)
             timings["clean"] = round(time.perf_counter() - t_start, 3)
+            timings["clean_cached"] = cached
             week, chosen = choose_week(options, cleaned)
-            plan = plan_batch(options, config, cleaned, week, chosen)
+            plan = plan_batch(options, config, cleaned, week, chosen, prepared)
             timings.update(plan.timings)
             wdir, idir = out / week, out / "internal" / week
             manifest_path = wdir / "manifest.json"
@@ -330,6 +355,11 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
             write_metrics_xlsx(plan.metrics, history, wdir / "metrics.xlsx")
             n_rejects = write_rejects(cleaned, week, idir / "rejects.csv")
             timings["tables"] = round(time.perf_counter() - t, 3)
+            # The notebooks read their own slices: free the cleaned tables before they run.
+            communities, files = list(cleaned.communities), list(cleaned.files)
+            plan.cleaned = None
+            del cleaned, history
+            gc.collect()
 
             outcomes: dict = {}
             to_run = []
@@ -345,7 +375,7 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
                     to_run.append(task)
             t = time.perf_counter()
             if to_run:
-                for index, res in executor.run(run_notebook_task, to_run):
+                for index, res in workers().run(run_notebook_task, to_run):
                     task = to_run[index]
                     outcomes[task["community"]] = {**res, "key": task["key"]}
                     if progress:
@@ -353,12 +383,12 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
             timings["communities"] = round(time.perf_counter() - t, 3)
 
             # Communities not selected this time keep their previous outcome.
-            for c in cleaned.communities:
+            for c in communities:
                 if c not in outcomes:
                     prev = previous.get(c)
                     outcomes[c] = {**prev, "status": prev.get("status", "not run")} if prev else {"status": "not run", "error": ""}
-            outcomes = {c: outcomes[c] for c in cleaned.communities}
-            links = {c: f"communities/{plan.slugs[c]}.html" for c in cleaned.communities
+            outcomes = {c: outcomes[c] for c in communities}
+            links = {c: f"communities/{plan.slugs[c]}.html" for c in communities
                      if outcomes[c].get("status") in ("ok", "reused") and (wdir / "communities" / f"{plan.slugs[c]}.html").is_file()}
             run_file = idir / "run.json"
             write_json(run_file, {"outcomes": outcomes, "links": links})
@@ -374,7 +404,16 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
                 "executed": str(idir / "notebooks" / "digest.ipynb"), "html": str(wdir / "digest.html"),
                 "title": f"{config.name} 创城入户宣传周报 {format_week_cn(week)}",
             }
-            digest_outcome = next(iter(executor.run(run_notebook_task, [digest_task])))[1]
+            digest_key = hashlib.sha256(json.dumps(
+                {"prepared": plan.prepared_dir.name, "outcomes": {c: [o.get("status"), o.get("key")] for c, o in outcomes.items()},
+                 "params": digest_task["parameters"] | {"prepared_dir": "", "run_file": ""}, "notebook": _file_hash(DIGEST_NB),
+                 "code": code_fingerprint(), "links": links}, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:24]
+            prev_digest = _previous_manifest(manifest_path).get("digest", {})
+            if (not options.force and prev_digest.get("key") == digest_key and prev_digest.get("status") in ("ok", "reused")
+                    and Path(digest_task["html"]).is_file()):
+                digest_outcome = {**prev_digest, "status": "reused", "seconds": 0.0}
+            else:
+                digest_outcome = {**next(iter(workers().run(run_notebook_task, [digest_task])))[1], "key": digest_key}
             timings["digest"] = round(time.perf_counter() - t, 3)
             write_index(out, config.name)
 
@@ -385,7 +424,7 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
                 "config_file": config.source,
                 "inputs": [{"path": f.file, "kind": f.kind, "sha256": f.sha256, "rows": f.data_rows,
                             "blank_rows": f.blank_rows, "header_row": f.header_row,
-                            "ignored_columns": f.ignored_columns} for f in cleaned.files],
+                            "ignored_columns": f.ignored_columns} for f in files],
                 "parameters": {"targets": plan.targets, "overrides": options.params,
                                "overdue_days": options.params.get("overdue_days") or config.overdue_days,
                                "communities_selected": plan.selected, "force": options.force,
@@ -398,7 +437,8 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
             write_json(manifest_path, manifest)
             ok = True
         finally:
-            executor.close(abort=not ok)
+            if executor is not None:
+                executor.close(abort=not ok)
     failed = [c for c, o in outcomes.items() if o.get("status") == "failed"]
-    code = 1 if failed or digest_outcome.get("status") != "ok" else 0
+    code = 1 if failed or digest_outcome.get("status") not in ("ok", "reused") else 0
     return BatchResult(week, chosen, out, wdir / "digest.html", outcomes, code, timings)

@@ -463,7 +463,25 @@ def clean_folder(data_dir: Path, config: Config) -> Cleaned:
     rejects = pd.concat([r for r in (rej_h, rej_v, rej_s, rej_i) if len(r)], ignore_index=True) \
         if any(len(r) for r in (rej_h, rej_v, rej_s, rej_i)) else _empty(REJECT_COLUMNS + ["kind", "date", "household"])
     rejects = attach_raw(rejects, raws)
+    surveys = attach_survey_raw(surveys, raws)
     return Cleaned(households, visits, surveys, issues, rejects, files, order, config, raw=raws)
+
+
+def attach_survey_raw(surveys: pd.DataFrame, raws: dict) -> pd.DataFrame:
+    """Return surveys with ``raw`` filled for returns that a later one could supersede.
+
+    Only households with more than one return can have a superseded row, so only those
+    rows keep their original cells (for rejects.csv); the raw sheets can then be freed.
+    """
+    surveys = surveys.copy()
+    surveys["raw"] = ""
+    if len(surveys):
+        named = ~surveys["anonymous"].astype(bool)
+        repeated = named & surveys["key"].duplicated(keep=False)
+        if repeated.any():
+            filled = attach_raw(surveys.loc[repeated, ["file", "row"]].assign(reason=""), raws)
+            surveys.loc[repeated, "raw"] = filled["raw"]
+    return surveys
 
 
 def attach_raw(rejects: pd.DataFrame, raws: dict) -> pd.DataFrame:

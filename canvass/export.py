@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -56,7 +57,8 @@ def notebook_html(nb, title: str, week: str) -> str:
     """Return an executed notebook as one offline HTML page (no code, prompts or scripts)."""
     body, _ = exporter().from_notebook_node(
         nb, resources={"canvass_css": css(), "canvass_title": title, "canvass_footer": footer(week)})
-    return body
+    # papermill gives its injected cell a random id: drop cell ids so equal content gives equal files.
+    return re.sub(r' id="cell-id=[^"]*"', "", body)
 
 
 def page(title: str, fragments: list[str], week: str | None = None) -> str:

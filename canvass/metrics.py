@@ -91,6 +91,7 @@ def week_view(cleaned: Cleaned, week: str) -> WeekView:
         "file": superseded["file"], "row": superseded["row"], "community": superseded["community"],
         "field": "", "reason": "superseded", "kind": "surveys", "date": superseded["submitted_at"],
         "household": superseded["key"],
+        "raw": superseded["raw"] if "raw" in superseded else "",
     })
     rejects = pd.concat([r, sup], ignore_index=True) if len(sup) else r.reset_index(drop=True)
     return WeekView(week, monday, sunday, s[standing], superseded, rejects)

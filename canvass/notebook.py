@@ -13,7 +13,7 @@ from . import report
 from .config import SAMPLE_DATA, resolve_project_path
 from .errors import ParameterError
 from .metrics import latest_week
-from .store import load_prepared, prepare
+from .store import DIGEST_COLUMNS, load_prepared, prepare
 
 
 def show(fragment: str) -> None:
@@ -53,7 +53,9 @@ def _week(week, prepared: Path) -> str:
     from .dates import parse_week
     if week:
         return parse_week(week)
-    found = latest_week(load_prepared(prepared))
+    found = latest_week(load_prepared(prepared, columns={"households": ["community", "key"], "visits": ["date", "community"],
+                                                         "surveys": ["date", "community"], "issues": ["raised", "community"],
+                                                         "rejects": ["community"]}))
     if found is None:
         raise ParameterError("数据中没有任何走访或问卷记录，无法确定报告周", expected="用 week 参数指定，如 2023-W36")
     return found
@@ -76,7 +78,7 @@ def digest_context(week: str | None, data_dir: str, prepared_dir: str | None = N
     """Return the view the sub-district digest shows (with the batch's outcomes when given)."""
     prepared = _prepared(data_dir, prepared_dir, config_file)
     w = _week(week, prepared)
-    cleaned = load_prepared(prepared)
+    cleaned = load_prepared(prepared, columns=DIGEST_COLUMNS)
     outcomes, links = {}, {}
     if run_file:
         run = json.loads(Path(run_file).read_text(encoding="utf-8"))

@@ -101,16 +101,35 @@ def save_prepared(cleaned: Cleaned, folder: Path) -> Path:
     return folder
 
 
-def _read(path: Path) -> pd.DataFrame:
-    df = pd.read_parquet(path)
+# What the digest needs: no names, phones, raw cells or free text (less memory at 100+ communities).
+DIGEST_COLUMNS = {
+    "households": ["community", "grid", "grid_label", "building", "key", "occupied"],
+    "visits": ["date", "community", "key", "outcome", "materials", "order"],
+    "surveys": ["submitted_at", "date", "community", "key", "anonymous", "awareness", "support",
+                "participation", "satisfaction", "garbage_sorting", "file", "row", "order"],
+    "issues": ["raised", "community", "category", "handling", "status", "resolved"],
+    "rejects": ["file", "row", "community", "reason", "kind", "date"],
+}
+
+
+def _read(path: Path, columns: list | None = None) -> pd.DataFrame:
+    if columns is not None:
+        import pyarrow.parquet as pq
+        present = set(pq.read_schema(path).names)
+        columns = [c for c in columns if c in present]
+    df = pd.read_parquet(path, columns=columns)
     for col in df.columns:
         if str(df[col].dtype) in ("string", "str"):
             df[col] = df[col].astype(object).where(df[col].notna(), "")
     return df
 
 
-def load_prepared(folder: Path, community: str | None = None) -> Cleaned:
-    """Return the cleaned tables of one community (or of all, with ``community=None``)."""
+def load_prepared(folder: Path, community: str | None = None, columns: dict | None = None) -> Cleaned:
+    """Return the cleaned tables of one community (or of all, with ``community=None``).
+
+    ``columns`` (table → column list) reads only those columns, e.g. ``DIGEST_COLUMNS``.
+    """
+    columns = columns or {}
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     communities = meta["communities"]
     if community is not None and community not in communities:
@@ -121,9 +140,9 @@ def load_prepared(folder: Path, community: str | None = None) -> Cleaned:
     for i in picks:
         d = folder / f"c{i:04d}"
         for t in TABLES:
-            tables[t].append(_read(d / f"{t}.parquet"))
+            tables[t].append(_read(d / f"{t}.parquet", columns.get(t)))
     if community is None:
-        tables["rejects"].append(_read(folder / "rejects_unassigned.parquet"))
+        tables["rejects"].append(_read(folder / "rejects_unassigned.parquet", columns.get("rejects")))
     frames = {t: pd.concat(v, ignore_index=True) if v else pd.DataFrame() for t, v in tables.items()}
     for t, cols in (("visits", ["date"]), ("surveys", ["submitted_at", "date"]),
                     ("issues", ["raised", "resolved"]), ("rejects", ["date"])):

@@ -159,6 +159,8 @@ def test_rerun_reuses_unchanged_communities_and_is_deterministic(tmp_path):
     assert second.returncode == 0
     manifest = json.loads((out / SAMPLE_WEEK / "manifest.json").read_text(encoding="utf-8"))
     assert {o["status"] for o in manifest["communities"].values()} == {"reused"}
+    assert manifest["digest"]["status"] == "reused"
+    assert manifest["timings"]["clean_cached"] is True  # cleaned slices reused, keyed by input hashes
     assert (out / SAMPLE_WEEK / "metrics.csv").read_bytes() == m1
     assert (out / "internal" / SAMPLE_WEEK / "rejects.csv").read_bytes() == r1
     after = {x["path"]: x["sha256"] for x in manifest["inputs"]}
@@ -173,6 +175,7 @@ def test_rerun_reuses_unchanged_communities_and_is_deterministic(tmp_path):
     statuses = {c: o["status"] for c, o in manifest["communities"].items()}
     assert statuses.pop("港兴社区") == "ok"
     assert set(statuses.values()) == {"reused"}
+    assert manifest["digest"]["status"] == "ok"  # the digest always follows a changed community
 
     forced = run_cli("--data", str(data), "--out", str(out), "--week", SAMPLE_WEEK, "--force", "--community", "七一社区")
     manifest = json.loads((out / SAMPLE_WEEK / "manifest.json").read_text(encoding="utf-8"))
