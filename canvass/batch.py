@@ -405,7 +405,9 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
                 "title": f"{config.name} 创城入户宣传周报 {format_week_cn(week)}",
             }
             digest_key = hashlib.sha256(json.dumps(
-                {"prepared": plan.prepared_dir.name, "outcomes": {c: [o.get("status"), o.get("key")] for c, o in outcomes.items()},
+                {"prepared": plan.prepared_dir.name,
+                 "outcomes": {c: [o.get("status") in ("ok", "reused"), o.get("error"), o.get("key")]
+                              for c, o in outcomes.items()},
                  "params": digest_task["parameters"] | {"prepared_dir": "", "run_file": ""}, "notebook": _file_hash(DIGEST_NB),
                  "code": code_fingerprint(), "links": links}, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:24]
             prev_digest = _previous_manifest(manifest_path).get("digest", {})
