@@ -13,7 +13,6 @@ import gc
 import hashlib
 import json
 import platform
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +21,8 @@ import pandas as pd
 
 from . import __version__
 from .atomic import OutputLock, write_bytes, write_json
-from .clean import Cleaned, clean_folder
-from .config import KINDS, NOTEBOOKS, SAMPLE_DATA, Config, load_config
+from .clean import Cleaned, check_data_folder, clean_folder
+from .config import NOTEBOOKS, SAMPLE_DATA, Config, load_config
 from .dates import format_week_cn, parse_week
 from .errors import InputError, ParameterError
 from .metrics import compute_metrics, latest_week, metrics_over_weeks, week_view
@@ -160,14 +159,7 @@ def prepared_location(options: BatchOptions) -> tuple[Config, Path]:
     The folder is keyed by the sha256 of every input, the configuration and the code,
     so an existing one holds exactly what cleaning these inputs would produce.
     """
-    data_dir = Path(options.data_dir)
-    if not data_dir.is_dir():
-        raise InputError("数据文件夹不存在 data folder not found", file=str(data_dir),
-                         expected="含 households/ visits/ surveys/ issues/ 子文件夹的文件夹")
-    for kind in KINDS:
-        if not (data_dir / kind).is_dir():
-            raise InputError(f"缺少子文件夹 missing sub-folder: {kind}/", file=str(data_dir),
-                             expected="households/ visits/ surveys/ issues/ 四个子文件夹")
+    data_dir = check_data_folder(Path(options.data_dir))
     config = load_config(data_dir, options.config_file)
     cache = Path(options.out_dir) / "internal" / ".cache" / "prepared"
     return config, cache / input_fingerprint(data_dir, options.config_file)

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import schema
-from .address import household_key, parse_address_column, parse_split_columns
+from .address import parse_address_column, parse_split_columns
 from .config import KINDS, Config
 from .dates import parse_datetimes
 from .errors import InputError
@@ -434,8 +434,8 @@ def clean_issues(frames, known: set, config: Config):
     return out, rejects
 
 
-def clean_folder(data_dir: Path, config: Config) -> Cleaned:
-    """Read and clean every input of a data folder; raise InputError for unreadable files."""
+def check_data_folder(data_dir: Path) -> Path:
+    """Return ``data_dir`` if it exists with its four sub-folders, else raise InputError."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise InputError("数据文件夹不存在 data folder not found", file=str(data_dir),
@@ -444,6 +444,12 @@ def clean_folder(data_dir: Path, config: Config) -> Cleaned:
         if not (data_dir / kind).is_dir():
             raise InputError(f"缺少子文件夹 missing sub-folder: {kind}/", file=str(data_dir),
                              expected="households/ visits/ surveys/ issues/ 四个子文件夹")
+    return data_dir
+
+
+def clean_folder(data_dir: Path, config: Config) -> Cleaned:
+    """Read and clean every input of a data folder; raise InputError for unreadable files."""
+    data_dir = check_data_folder(data_dir)
     read = {kind: read_kind(data_dir, kind, config) for kind in KINDS}
     files = [r for kind in KINDS for r in read[kind][1]]
     raws = {k: v for kind in KINDS for k, v in read[kind][2].items()}

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .clean import Cleaned
-from .config import METRIC_FIELDS, TARGET_KEYS
+from .config import METRIC_FIELDS
 from .dates import week_bounds, week_label
 
 Z95 = 1.959963984540054

@@ -17,7 +17,7 @@ from . import charts
 from .clean import Cleaned
 from .config import METRIC_FIELDS
 from .dates import format_week_cn, week_bounds
-from .metrics import LOW_SAMPLE, campaign_weeks, compute_metrics, metrics_over_weeks, week_view
+from .metrics import LOW_SAMPLE, campaign_weeks, compute_metrics, week_view
 from .privacy import FreeTextMasker
 from .schema import reason_text
 

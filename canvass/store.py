@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import __version__
 from .clean import Cleaned, FileRecord, clean_folder, list_input_files
-from .config import CACHE_DIR, KINDS, Config, load_config
+from .config import KINDS, Config, load_config
 
 TABLES = ("households", "visits", "surveys", "issues", "rejects")
 _PACKAGE_DIR = Path(__file__).resolve().parent
