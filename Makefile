@@ -34,7 +34,7 @@ test: setup
 
 ## Start JupyterLab with the project's kernel (notebooks/)
 lab: setup
-	JUPYTER_PREFER_ENV_PATH=1 $(VENV)/bin/jupyter lab notebooks/
+	JUPYTER_PREFER_ENV_PATH=1 $(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
 
 ## Benchmark the batch against the naive papermill+nbconvert loop and the no-kernel floor
 bench: setup
