@@ -9,7 +9,6 @@ of the data contract atomically under one lock.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import hashlib
 import json
 import platform
@@ -25,6 +24,7 @@ from .clean import Cleaned, check_data_folder, clean_folder
 from .config import NOTEBOOKS, SAMPLE_DATA, Config, load_config
 from .dates import format_week_cn, parse_week
 from .errors import InputError, ParameterError
+from .memory import release_memory
 from .metrics import compute_metrics, latest_week, metrics_over_weeks, week_view
 from .slugs import assign_slugs
 from .store import code_fingerprint, input_fingerprint, load_prepared, save_prepared
@@ -351,7 +351,7 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
             communities, files = list(cleaned.communities), list(cleaned.files)
             plan.cleaned = None
             del cleaned, history
-            gc.collect()
+            release_memory()
 
             outcomes: dict = {}
             to_run = []

@@ -97,4 +97,7 @@ def reset_state() -> None:
 
     matplotlib.rcdefaults()
     from . import charts
+    from .memory import release_memory
+
     charts._ready = False
+    release_memory()  # a kernel that rendered the digest gives its memory back
