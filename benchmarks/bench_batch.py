@@ -52,7 +52,7 @@ def measure(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
             peak = max(peak, sum(_footprint(p) for p in tree if p.is_running()))
         except psutil.Error:
             pass
-        time.sleep(0.1)
+        time.sleep(0.5)  # reading PSS (smaps) costs CPU: poll gently so the measurement does not slow the run
     seconds = time.perf_counter() - t0
     if proc.returncode not in (0,):
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr.read().decode()[-3000:]}")

@@ -24,18 +24,19 @@ def executor(name: str):
     return wrap
 
 
-def _worker_main(tasks, results, prewarm: bool) -> None:
+def _worker_main(tasks, results, prewarm: bool, parent: int) -> None:
     from . import engine
 
     try:
-        if prewarm:
+        if prewarm and os.getppid() == parent:
             try:
                 engine.warm_kernel().start()
                 from . import export
                 export.exporter()  # nbconvert's set-up is paid once per worker, here
             except Exception:  # the first task will retry and report the error
                 engine.discard_kernel()
-        parent = os.getppid()
+        # ``parent`` comes from the batch itself: a batch killed while this worker was still
+        # warming its kernel must not be mistaken for a live one.
         while True:
             try:
                 item = tasks.get(timeout=1.0)
@@ -69,7 +70,8 @@ class LocalExecutor:
         self.procs = [self._spawn(prewarm) for _ in range(self.jobs)]
 
     def _spawn(self, prewarm: bool = False):
-        p = self.ctx.Process(target=_worker_main, args=(self.tasks, self.results, prewarm), daemon=True)
+        p = self.ctx.Process(target=_worker_main, args=(self.tasks, self.results, prewarm, os.getpid()),
+                             daemon=True)
         p.start()
         return p
 

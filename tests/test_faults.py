@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
 from canvass.atomic import OutputLock, write_text
@@ -93,9 +94,13 @@ def test_sigkill_mid_run_never_leaves_half_written_outputs(tmp_path):
     for delay in (2.0, 6.0, 9.0):
         proc = _start(out, "--force")
         time.sleep(delay)
+        children = psutil.Process(proc.pid).children(recursive=True)  # workers and their kernels
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         _complete(out)
+        # Orphaned workers notice the dead batch and stop, taking their kernels with them.
+        gone, alive = psutil.wait_procs(children, timeout=30)
+        assert not alive, [p.cmdline()[-1:] for p in alive]
     # The next batch runs normally: the dead batch's lock is gone and its temp files are removed.
     rerun = run_cli("--out", str(out), "--week", SAMPLE_WEEK)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
