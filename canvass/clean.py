@@ -246,7 +246,7 @@ def _reject_frame(kind: str, rows: pd.DataFrame, verdict: _Verdict, date: pd.Ser
     return r
 
 
-def _stack_files(frames, kind: str, communities_known: set | None, registry_keys: set | None):
+def _stack_files(frames):
     """Return all rows of a kind with parsed address keys, per-file address layouts handled."""
     stacked = []
     for frame, _cmap in frames:
@@ -282,7 +282,7 @@ def _empty(columns) -> pd.DataFrame:
 
 def clean_households(frames) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (registry households, rejects) from the households files."""
-    rows = _stack_files(frames, "households", None, None)
+    rows = _stack_files(frames)
     cols = ["community", "grid", "grid_label", "building", "unit", "room", "key", "occupied",
             "name", "phone", "occupancy", "file", "row"]
     if rows is None:
@@ -310,7 +310,7 @@ def clean_households(frames) -> tuple[pd.DataFrame, pd.DataFrame]:
     return out, rejects
 
 
-def _common_checks(kind: str, rows: pd.DataFrame, known: set, registry: set, address_required: bool):
+def _common_checks(kind: str, rows: pd.DataFrame, known: set):
     v = _Verdict(rows.index)
     for fname in MISSING_ORDER[kind]:
         if fname == "address":
@@ -332,11 +332,11 @@ def _common_checks(kind: str, rows: pd.DataFrame, known: set, registry: set, add
 
 def clean_visits(frames, known: set, registry: set):
     """Return (visits, rejects)."""
-    rows = _stack_files(frames, "visits", known, registry)
+    rows = _stack_files(frames)
     cols = ["date", "community", "key", "building", "unit", "room", "outcome", "materials", "visitor", "file", "row", "order"]
     if rows is None:
         return _empty(cols), _empty(REJECT_COLUMNS)
-    v, date = _common_checks("visits", rows, known, registry, True)
+    v, date = _common_checks("visits", rows, known)
     v.reject(rows["_addr_bad"], "unparseable address", "address")
     v.reject(~_isin(rows["_key"], registry), "unknown household", "address")
     outcome = _col(rows, "outcome").map(schema.OUTCOMES)
@@ -373,12 +373,12 @@ def _answer_codes(values: pd.Series, question: str, config: Config) -> pd.Series
 
 def clean_surveys(frames, known: set, registry: set, config: Config):
     """Return (survey returns before de-duplication, rejects)."""
-    rows = _stack_files(frames, "surveys", known, registry)
+    rows = _stack_files(frames)
     qcols = list(schema.QUESTION_FIELDS)
     cols = ["submitted_at", "date", "community", "key", "anonymous", *qcols, "comment", "file", "row", "order"]
     if rows is None:
         return _empty(cols), _empty(REJECT_COLUMNS)
-    v, stamp = _common_checks("surveys", rows, known, registry, False)
+    v, stamp = _common_checks("surveys", rows, known)
     v.reject(rows["_addr_bad"] | (rows["_addr_present"] & rows["_addr_missing"]), "unparseable address", "address")
     v.reject(rows["_addr_present"] & ~_isin(rows["_key"], registry), "unknown household", "address")
     rejects = _reject_frame("surveys", rows, v, stamp)
@@ -400,12 +400,12 @@ def clean_surveys(frames, known: set, registry: set, config: Config):
 
 def clean_issues(frames, known: set, config: Config):
     """Return (issues, rejects)."""
-    rows = _stack_files(frames, "issues", known, None)
+    rows = _stack_files(frames)
     cols = ["raised", "community", "category", "description", "handling", "status", "resolved",
             "address", "file", "row"]
     if rows is None:
         return _empty(cols), _empty(REJECT_COLUMNS)
-    v, raised = _common_checks("issues", rows, known, set(), False)
+    v, raised = _common_checks("issues", rows, known)
     status = _col(rows, "status").map(schema.STATUSES)
     resolved_text = _col(rows, "resolved")
     resolved = parse_datetimes(resolved_text)
