@@ -7,9 +7,9 @@
 It writes a synthetic data folder in a temporary directory (UTF-8 CSV; the survey rows
 split over --files files; a registry of --communities x --households households; about
 0.4 visits per survey row; a few thousand issues), then runs, in a fresh child process,
-``canvass.clean.clean_folder`` + ``canvass.metrics.compute_metrics`` and reports the wall
+``canvass.ingest.clean.clean_folder`` + ``canvass.metrics.compute_metrics`` and reports the wall
 time of each step and the child's peak RSS (``ru_maxrss``). It also times
-``canvass.readers.read_sheet`` on an openpyxl-written .xlsx and an xlwt-written .xls (at most
+``canvass.ingest.readers.read_sheet`` on an openpyxl-written .xlsx and an xlwt-written .xls (at most
 65,535 rows per .xls sheet, so that one is scaled) and reports seconds per 100,000 rows.
 Generation time is not part of any figure. The data is fake and deterministic (--seed).
 """
@@ -201,8 +201,8 @@ def _peak_rss_mib() -> float:
 
 def child_clean(data: Path) -> dict:
     sys.path.insert(0, str(ROOT))
-    from canvass.clean import clean_folder
     from canvass.config import load_config
+    from canvass.ingest.clean import clean_folder
     from canvass.metrics import compute_metrics
 
     base = _peak_rss_mib()
@@ -218,7 +218,7 @@ def child_clean(data: Path) -> dict:
 
 def child_read(path: Path) -> dict:
     sys.path.insert(0, str(ROOT))
-    from canvass.readers import read_sheet
+    from canvass.ingest.readers import read_sheet
 
     t0 = time.perf_counter()
     sheet = read_sheet(path, path.name)
@@ -272,7 +272,7 @@ def main() -> None:
                            *(["--no-excel"] if args.no_excel else []))
         size = sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
         print(f"generated in {time.perf_counter() - t0:.1f} s: {counts} ({size / 2**20:.0f} MiB of CSV) in {data}"
-              + ("" if args.no_excel else f", plus surveys.xlsx / surveys.xls"), flush=True)
+              + ("" if args.no_excel else ", plus surveys.xlsx / surveys.xls"), flush=True)
 
         t0 = time.perf_counter()
         res = run_child("--child", "clean", str(data))

@@ -22,38 +22,38 @@ DIGEST_SECTIONS = ("digest_title", "digest_headline", "digest_table", "digest_tr
 
 def community_job(args) -> str:
     prepared, community, slug, week, out, data_dir = args
-    from canvass import export, report
-    from canvass.followup import write_followup
-    from canvass.atomic import write_text
     from canvass.notebook import is_sample
-    from canvass.store import load_prepared
+    from canvass.report import pages, sections, views
+    from canvass.report.worklists import write_followup
+    from canvass.run.atomic import write_text
+    from canvass.run.store import load_prepared
 
     cleaned = load_prepared(Path(prepared), community)
-    view = report.community_view(cleaned, community, week, cleaned.config.targets, sample_data=is_sample(data_dir))
-    parts = [getattr(report, s)(view) for s in COMMUNITY_SECTIONS] + [report.method_note()]
-    write_text(Path(out) / week / "communities" / f"{slug}.html", export.page(community, parts, week))
+    view = views.community_view(cleaned, community, week, cleaned.config.targets, sample_data=is_sample(data_dir))
+    parts = [getattr(sections, s)(view) for s in COMMUNITY_SECTIONS] + [sections.method_note()]
+    write_text(Path(out) / week / "communities" / f"{slug}.html", pages.page(community, parts, week))
     write_followup(cleaned, community, week, Path(out) / "internal" / week / "followup" / f"{slug}.xlsx")
     return community
 
 
 def run_floor(data_dir: Path, out: Path, week: str, jobs: int) -> None:
     """Write every output of the batch for ``week`` with direct function calls."""
-    from canvass import export, report
-    from canvass.atomic import write_text
-    from canvass.batch import write_rejects
-    from canvass.clean import clean_folder
     from canvass.config import load_config
+    from canvass.ingest.clean import clean_folder
     from canvass.metrics import compute_metrics, metrics_over_weeks
     from canvass.notebook import is_sample
+    from canvass.report import pages, sections, tables, views
+    from canvass.run.atomic import write_text
+    from canvass.run.batch import write_rejects
+    from canvass.run.store import input_fingerprint, load_prepared, save_prepared
     from canvass.slugs import assign_slugs
-    from canvass.store import input_fingerprint, load_prepared, save_prepared
 
     config = load_config(data_dir)
     cleaned = clean_folder(data_dir, config)
     prepared = save_prepared(cleaned, out / "internal" / ".cache" / "prepared" / input_fingerprint(data_dir))
     w = out / week
-    export.write_metrics_csv(compute_metrics(cleaned, week), w / "metrics.csv")
-    export.write_metrics_xlsx(compute_metrics(cleaned, week), metrics_over_weeks(cleaned, week), w / "metrics.xlsx")
+    tables.write_metrics_csv(compute_metrics(cleaned, week), w / "metrics.csv")
+    tables.write_metrics_xlsx(compute_metrics(cleaned, week), metrics_over_weeks(cleaned, week), w / "metrics.xlsx")
     write_rejects(cleaned, week, out / "internal" / week / "rejects.csv")
     slugs = assign_slugs(cleaned.communities)
     args = [(str(prepared), c, slugs[c], week, str(out), str(data_dir)) for c in cleaned.communities]
@@ -61,10 +61,10 @@ def run_floor(data_dir: Path, out: Path, week: str, jobs: int) -> None:
         list(pool.map(community_job, args))
     full = load_prepared(prepared)
     links = {c: f"communities/{s}.html" for c, s in slugs.items()}
-    view = report.digest_view(full, week, full.config.targets, links=links, sample_data=is_sample(data_dir))
-    parts = [getattr(report, s)(view) for s in DIGEST_SECTIONS] + [report.method_note()]
-    write_text(w / "digest.html", export.page(config.name, parts, week))
-    export.write_index(out, config.name)
+    view = views.digest_view(full, week, full.config.targets, links=links, sample_data=is_sample(data_dir))
+    parts = [getattr(sections, s)(view) for s in DIGEST_SECTIONS] + [sections.method_note()]
+    write_text(w / "digest.html", pages.page(config.name, parts, week))
+    pages.write_index(out, config.name)
     (w / "manifest.json").write_text(json.dumps({"floor": True}), encoding="utf-8")
 
 

@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from .config import SAMPLE_DATA
-from .errors import CanvassError
+from canvass.config import SAMPLE_DATA
+from canvass.errors import CanvassError
 
 EPILOG = """示例 examples:
   python run_reports.py                                   # 示例数据，最近一周
@@ -68,7 +68,8 @@ def run_check(options, console) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from .batch import choose_week, load_and_clean, rejects_table
+    from canvass.run.batch import rejects_table
+    from canvass.run.plan import choose_week, load_and_clean
 
     config, cleaned = load_and_clean(options)
     week, chosen = choose_week(options, cleaned)
@@ -101,13 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = _console()
     try:
-        from .batch import BatchOptions, list_params_text, parse_overrides
+        from canvass.run.plan import BatchOptions, list_params_text, parse_overrides
 
         if args.list_params:
             console.print(list_params_text(), markup=False)
             return 0
         if args.jobs < 1:
-            from .errors import ParameterError
+            from canvass.errors import ParameterError
             raise ParameterError(f"--jobs 的值 {args.jobs} 无效", expected="正整数")
         params = parse_overrides([tuple(p) for p in args.param]) if args.param else {}
         options = BatchOptions(data_dir=args.data, out_dir=args.out, week=args.week, communities=args.community,
@@ -142,11 +143,17 @@ def _shown(path: Path) -> str:
 
 def run_and_report(options, console) -> int:
     from rich import box
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
     from rich.table import Table
     from rich.text import Text
 
-    from .batch import run_batch
+    from canvass.run.batch import run_batch
 
     finished = []
     # The bar appears with the first finished community, so an early error stays one line.

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError
+from canvass.errors import ConfigError
+from canvass.vocab import (
+    DEFAULT_CATEGORIES,
+    DEFAULT_OVERDUE_DAYS,
+    DEFAULT_TARGETS,
+    METRIC_FIELDS,
+    TARGET_KEYS,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = PROJECT_ROOT / "data" / "sample"
@@ -18,12 +25,6 @@ NOTEBOOKS = PROJECT_ROOT / "notebooks"
 CACHE_DIR = Path(os.environ.get("CANVASS_CACHE_DIR") or PROJECT_ROOT / ".cache")
 KINDS = ("households", "visits", "surveys", "issues")
 
-METRIC_FIELDS = ("awareness", "support", "participation", "satisfaction", "garbage_sorting")
-TARGET_KEYS = METRIC_FIELDS + ("coverage",)
-DEFAULT_TARGETS = {"awareness": 0.95, "support": 0.95, "satisfaction": 0.90,
-                   "participation": 0.80, "garbage_sorting": 0.90, "coverage": 1.00}
-DEFAULT_OVERDUE_DAYS = 7
-DEFAULT_CATEGORIES = ("环境卫生", "占道经营", "车辆乱停", "设施维修", "文明养犬", "噪音扰民", "其他")
 DEFAULT_NAME = "街道"
 _KNOWN_KEYS = {"name", "communities", "campaign_start", "targets", "overdue_days",
                "issue_categories", "aliases", "answers"}
@@ -69,7 +70,7 @@ def _rate(value, where: str, source: str) -> float:
 def _str_list(value, where: str, source: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, (str, int)) and str(v).strip() for v in value):
         _fail(f"{where} 应为文字列表", source, "[甲, 乙]")
-    from .normalize import nfkc
+    from canvass.ingest.normalize import nfkc
     return tuple(nfkc(str(v)) for v in value)
 
 
@@ -119,7 +120,7 @@ def parse_config(raw: object, source: str) -> Config:
         cats = _str_list(raw["issue_categories"], "issue_categories", source)
         kw["issue_categories"] = cats if "其他" in cats else cats + ("其他",)
     if "aliases" in raw:
-        from .schema import ALL_FIELDS
+        from canvass.ingest.kinds import ALL_FIELDS
         a = raw["aliases"]
         if not isinstance(a, dict):
             _fail("aliases 应为 字段: [别名…] 的键值对", source)

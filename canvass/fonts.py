@@ -25,8 +25,8 @@ def font_path() -> Path:
     target = font_cache_dir() / "NotoSansCJKsc-Regular.otf"
     if target.is_file():
         return target
-    from fontTools.ttLib import TTCollection
     import noto_cjk_sans_otc
+    from fontTools.ttLib import TTCollection
 
     collection = TTCollection(str(noto_cjk_sans_otc.FONT_PATH))
     face = collection.fonts[SC_FACE_INDEX]

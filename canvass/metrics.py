@@ -12,14 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .clean import Cleaned
-from .config import METRIC_FIELDS
-from .dates import week_bounds, week_label
-
-Z95 = 1.959963984540054
-LOW_SAMPLE = 30
-TOLERANCE = 1e-9
-AMBER_BAND = 0.05
+from canvass.ingest.clean import Cleaned
+from canvass.vocab import AMBER_BAND, LOW_SAMPLE, METRIC_FIELDS, TOLERANCE, Z95
+from canvass.weeks import week_bounds, week_label
 
 BASE_COLUMNS = ["households", "reached_cum", "coverage_cum", "visits_week", "entered_week",
                 "returns_week", "returns_cum"]
@@ -270,7 +265,7 @@ def latest_week(cleaned: Cleaned, today: dt.date | None = None) -> str | None:
 
 def campaign_weeks(cleaned: Cleaned, week: str) -> list[str]:
     """Return the weeks shown in trends: campaign start (or first dated row) to ``week``."""
-    from .dates import weeks_between
+    from canvass.weeks import weeks_between
     start = cleaned.config.campaign_start
     if start is None:
         dates = pd.concat([cleaned.visits["date"], cleaned.surveys["date"], cleaned.issues["raised"]])

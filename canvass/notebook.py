@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import report
-from .config import SAMPLE_DATA, resolve_project_path
-from .errors import ParameterError
-from .metrics import latest_week
-from .store import DIGEST_COLUMNS, load_prepared, prepare
+from canvass.config import SAMPLE_DATA, resolve_project_path
+from canvass.errors import ParameterError
+from canvass.metrics import latest_week
+from canvass.report import views
+from canvass.run.store import DIGEST_COLUMNS, load_prepared, prepare
 
 
 def show(fragment: str) -> None:
@@ -50,7 +50,7 @@ def _targets(cleaned, overrides: dict) -> dict:
 
 
 def _week(week, prepared: Path) -> str:
-    from .dates import parse_week
+    from canvass.weeks import parse_week
     if week:
         return parse_week(week)
     found = latest_week(load_prepared(prepared, columns={"households": ["community", "key"], "visits": ["date", "community"],
@@ -63,18 +63,18 @@ def _week(week, prepared: Path) -> str:
 
 def community_context(community: str, week: str | None, data_dir: str, prepared_dir: str | None = None,
                       targets: dict | None = None, overdue_days: int | None = None,
-                      config_file: str | None = None) -> report.CommunityView:
+                      config_file: str | None = None) -> views.CommunityView:
     """Return the view one community report shows."""
     prepared = _prepared(data_dir, prepared_dir, config_file)
     w = _week(week, prepared)
     cleaned = load_prepared(prepared, community)
-    return report.community_view(cleaned, community, w, _targets(cleaned, targets or {}), overdue_days,
+    return views.community_view(cleaned, community, w, _targets(cleaned, targets or {}), overdue_days,
                                  sample_data=is_sample(data_dir))
 
 
 def digest_context(week: str | None, data_dir: str, prepared_dir: str | None = None,
                    targets: dict | None = None, overdue_days: int | None = None,
-                   run_file: str | None = None, config_file: str | None = None) -> report.DigestView:
+                   run_file: str | None = None, config_file: str | None = None) -> views.DigestView:
     """Return the view the sub-district digest shows (with the batch's outcomes when given)."""
     prepared = _prepared(data_dir, prepared_dir, config_file)
     w = _week(week, prepared)
@@ -83,7 +83,7 @@ def digest_context(week: str | None, data_dir: str, prepared_dir: str | None = N
     if run_file:
         run = json.loads(Path(run_file).read_text(encoding="utf-8"))
         outcomes, links = run.get("outcomes", {}), run.get("links", {})
-    return report.digest_view(cleaned, w, _targets(cleaned, targets or {}), overdue_days,
+    return views.digest_view(cleaned, w, _targets(cleaned, targets or {}), overdue_days,
                               outcomes=outcomes, links=links, sample_data=is_sample(data_dir))
 
 
@@ -96,8 +96,8 @@ def reset_state() -> None:
     import matplotlib
 
     matplotlib.rcdefaults()
-    from . import charts
-    from .memory import release_memory
+    from canvass.memory import release_memory
+    from canvass.report import charts
 
     charts._ready = False
     release_memory()  # a kernel that rendered the digest gives its memory back

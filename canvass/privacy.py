@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from .normalize import CN_NUMERAL, number_text
+from canvass.ingest.normalize import CN_NUMERAL, number_text
 
 _PHONE_GROUPED = re.compile(r"(?<!\d)(1[3-9]\d)[\s\-－]+(\d{4})[\s\-－]+(\d{4})(?!\d)")
 _PHONE_RUN = re.compile(r"(?<!\d)(\d{3})\d{4,}(\d{4})(?!\d)|(?<!\d)\d{7,10}(?!\d)")

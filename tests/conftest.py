@@ -44,7 +44,7 @@ def sample_reports(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def sample_cleaned():
     """Return the sample data cleaned in-process."""
-    from canvass.clean import clean_folder
     from canvass.config import load_config
+    from canvass.ingest.clean import clean_folder
 
     return clean_folder(SAMPLE, load_config(SAMPLE))

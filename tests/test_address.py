@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from canvass.address import (
+from canvass.ingest.address import (
     household_key,
     parse_address,
     parse_address_column,
@@ -20,7 +20,7 @@ from canvass.address import (
     parse_split_columns,
     parse_unit,
 )
-from canvass.normalize import chinese_to_int, nfkc
+from canvass.ingest.normalize import chinese_to_int, nfkc
 
 
 def parse(text: str):

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from canvass.clean import clean_folder
 from canvass.config import Config, parse_config
+from canvass.ingest.clean import clean_folder
 from canvass.metrics import compute_metrics, week_view
 
 KINDS = ("households", "visits", "surveys", "issues")

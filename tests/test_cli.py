@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from canvass.batch import parse_overrides
 from canvass.cli import build_parser
-from canvass.dates import parse_week
 from canvass.errors import ParameterError
+from canvass.run.plan import parse_overrides
+from canvass.weeks import parse_week
 
 from .conftest import SAMPLE, run_cli
 

@@ -9,8 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from canvass.dates import format_week_cn, parse_datetimes, parse_week, week_bounds, week_label, weeks_between
 from canvass.errors import ParameterError
+from canvass.ingest.dates import parse_datetimes
+from canvass.weeks import (
+    format_week_cn,
+    parse_week,
+    week_bounds,
+    week_label,
+    weeks_between,
+)
 
 T = pd.Timestamp
 

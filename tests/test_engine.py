@@ -6,8 +6,8 @@ import nbformat
 import pytest
 from nbclient.exceptions import CellTimeoutError
 
-from canvass import engine
-from canvass.tasks import run_notebook_task
+from canvass.run import engine
+from canvass.run.tasks import run_notebook_task
 
 pytestmark = pytest.mark.slow
 

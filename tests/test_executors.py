@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from canvass.executors import EXECUTORS, LocalExecutor
+from canvass.run.executors import EXECUTORS, LocalExecutor
 
 from .conftest import SAMPLE_WEEK, run_cli
 

@@ -14,10 +14,9 @@ import pandas as pd
 import psutil
 import pytest
 
-from canvass.atomic import OutputLock, write_text
-from canvass.errors import LockError
+from canvass.run.atomic import OutputLock, write_text
 
-from .conftest import ROOT, SAMPLE, SAMPLE_WEEK, run_cli
+from .conftest import ROOT, SAMPLE_WEEK, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +49,7 @@ def test_atomic_write_replaces_whole_files(tmp_path):
 def test_lock_is_exclusive_and_names_the_holder(tmp_path):
     with OutputLock(tmp_path):
         code = ("import sys; sys.path.insert(0, %r)\n"
-                "from canvass.atomic import OutputLock\n"
+                "from canvass.run.atomic import OutputLock\n"
                 "from canvass.errors import LockError\n"
                 "try:\n    OutputLock(%r).__enter__()\nexcept LockError as e:\n    print(e.one_line()); sys.exit(2)\n"
                 % (str(ROOT), str(tmp_path)))

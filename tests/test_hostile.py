@@ -276,7 +276,7 @@ def test_debug_shows_the_traceback(hostile_runs):
     ("empty.xlsx", None), ("empty.xlsx", "empty.xls"), ("truncated.xls", None),
 ])
 def test_unreadable_corpus_files_are_input_errors(tmp_path, name, as_name):
-    from canvass.readers import read_sheet
+    from canvass.ingest.readers import read_sheet
 
     path = tmp_path / (as_name or name)
     shutil.copyfile(HOSTILE / name, path)
@@ -292,8 +292,8 @@ def test_unreadable_corpus_files_are_input_errors(tmp_path, name, as_name):
 def test_out_of_range_dates_are_bad_dates_not_crashes(tmp_path):
     """Placeholder dates such as 9999-12-31 or 0001-01-01 (outside pandas' nanosecond range)
     reject their row as ``bad date``; they never stop the run."""
-    from canvass.clean import clean_folder
     from canvass.config import load_config
+    from canvass.ingest.clean import clean_folder
 
     data = tmp_path / "data"
     shutil.copytree(BASE, data)
@@ -389,7 +389,7 @@ def _materialise(value) -> bytes:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=_random_bytes, ext=st.sampled_from([".csv", ".xlsx", ".xls", ".CSV"]))
 def test_read_sheet_raises_only_input_error_on_random_bytes(value, ext):
-    from canvass.readers import RawSheet, read_sheet
+    from canvass.ingest.readers import RawSheet, read_sheet
 
     data = _materialise(value)
     # Bytes starting with the OLE2 signature reach calamine's compound-file parser, which can
@@ -413,7 +413,7 @@ _OLE2_PROBE = r"""
 import json, sys
 from pathlib import Path
 from canvass.errors import InputError
-from canvass.readers import read_sheet
+from canvass.ingest.readers import read_sheet
 for name in sys.argv[2:]:
     print(json.dumps({"start": name}), flush=True)
     try:
@@ -577,8 +577,8 @@ _kind_data = st.fixed_dictionaries({
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(kinds=_kind_data)
 def test_clean_folder_never_raises_and_accounts_for_every_row(kinds):
-    from canvass.clean import clean_folder
     from canvass.config import load_config
+    from canvass.ingest.clean import clean_folder
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from canvass.clean import clean_folder
 from canvass.config import parse_config
+from canvass.ingest.clean import clean_folder
 from canvass.metrics import compute_metrics, latest_week, status, week_view, wilson
 
 W = "2023-W36"

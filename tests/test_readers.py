@@ -10,10 +10,10 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from canvass.clean import clean_folder
 from canvass.config import Config
 from canvass.errors import InputError
-from canvass.readers import decode_csv_bytes, list_input_files, read_sheet
+from canvass.ingest.clean import clean_folder
+from canvass.ingest.readers import decode_csv_bytes, list_input_files, read_sheet
 
 REGISTRY_HEADER = ["社区", "网格", "楼号", "单元", "室", "户主"]
 REGISTRY_ROWS = [

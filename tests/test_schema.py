@@ -6,8 +6,9 @@ import pytest
 
 from canvass.config import parse_config
 from canvass.errors import ConfigError, InputError
-from canvass.normalize import normalize_header
-from canvass.schema import ANSWERS, SPECS, UNANSWERED, map_columns, reason_text
+from canvass.ingest.kinds import ANSWERS, SPECS, UNANSWERED, map_columns
+from canvass.ingest.normalize import normalize_header
+from canvass.vocab import reason_text
 
 HOUSEHOLDS, VISITS, SURVEYS, ISSUES = (SPECS[k] for k in ("households", "visits", "surveys", "issues"))
 

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from .atomic import write_text
+from canvass.run.atomic import write_text
 
 
 def _error_text(exc: BaseException) -> str:
@@ -21,7 +21,8 @@ def run_notebook_task(task: dict) -> dict:
     """Execute a report notebook, write its executed copy and HTML; return the outcome."""
     from nbclient.exceptions import CellTimeoutError
 
-    from . import engine, export
+    from canvass.report import pages
+    from canvass.run import engine
 
     t0 = time.perf_counter()
     executed = Path(task["executed"])
@@ -31,7 +32,7 @@ def run_notebook_task(task: dict) -> dict:
     try:
         nb = engine.execute(task["notebook"], tmp, task["parameters"], task.get("timeout"),
                             warm=task.get("warm", True))
-        html = export.notebook_html(nb, task["title"], task["week"])
+        html = pages.notebook_html(nb, task["title"], task["week"])
         write_text(Path(task["html"]), html)
     except CellTimeoutError:
         result = {"status": "failed", "error": "timeout", "detail": f"单元格运行超过 {task.get('timeout')} 秒"}
@@ -42,8 +43,8 @@ def run_notebook_task(task: dict) -> dict:
             os.replace(tmp, executed)
     if task.get("followup"):
         try:
-            from .followup import write_followup
-            from .store import load_prepared
+            from canvass.report.worklists import write_followup
+            from canvass.run.store import load_prepared
 
             cleaned = load_prepared(Path(task["prepared_dir"]), task["community"])
             result["followup_rows"] = write_followup(cleaned, task["community"], task["week"], Path(task["followup"]))

@@ -12,7 +12,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .normalize import CN_NUMERAL, map_unique, number_text
+from canvass.ingest.normalize import CN_NUMERAL, map_unique, number_text
 
 _N = rf"(?:\d+|{CN_NUMERAL})"
 _BMARK = r"(?:号楼|栋|幢|座|号|楼|#)"

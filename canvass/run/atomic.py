@@ -17,7 +17,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from .errors import LockError
+from canvass.errors import LockError
 
 LOCK_NAME = ".canvass.lock"
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import InputError
-from .normalize import normalize_header
+from canvass.errors import InputError
+from canvass.ingest.normalize import normalize_header
+from canvass.vocab import QUESTION_FIELDS
 
 COMMUNITY = ("社区", "所属社区", "社区名称")
 ADDRESS = ("地址", "住址", "门牌地址", "家庭住址")
@@ -85,44 +86,19 @@ OUTCOMES = {"已入户": "entered", "入户成功": "entered", "成功": "entere
             "线上宣传": "online", "线上": "online", "微信": "online",
             "不在家": "not_home", "无人": "not_home", "无人在家": "not_home",
             "拒访": "refused", "拒绝": "refused"}
-OUTCOME_LABELS = {"entered": "已入户", "online": "线上宣传", "not_home": "不在家", "refused": "拒访"}
 STATUSES = {"已办结": "resolved", "已解决": "resolved", "完成": "resolved",
             "办理中": "open", "未解决": "open", "待处理": "open"}
 HANDLING = {"社区解决": "local", "上报": "escalated", "已上报": "escalated"}
 OCCUPANCY = {"常住": "occupied", "自住": "occupied", "出租": "occupied", "": "occupied",
              "空置": "vacant", "空房": "vacant"}
 
-QUESTION_FIELDS = tuple(ANSWERS)
 ADDRESS_FIELDS = ("address", "building", "unit", "room")
 ALL_FIELDS = frozenset(
     [f for spec in SPECS.values() for f in spec.fields] + list(ADDRESS_FIELDS)
     + list(QUESTION_FIELDS) + ["comment"])
 
-REASON_TEXT = {
-    "duplicate household": "住户台账中重复的户",
-    "duplicate row": "与前面的记录完全重复（重复报送）",
-    "superseded": "同一户有更新的问卷，本份作废",
-    "unknown community": "社区名称不在住户台账中",
-    "bad date": "日期无法识别",
-    "unparseable address": "地址格式无法识别",
-    "unknown household": "地址在住户台账中不存在",
-    "unknown outcome": "走访结果无法识别",
-    "unknown status": "办理状态无法识别",
-    "unknown occupancy": "居住状态无法识别",
-    "bad materials count": "发放材料数不是非负整数",
-}
-FIELD_TEXT = {"community": "社区", "grid": "网格", "address": "地址", "date": "走访日期",
-              "outcome": "走访结果", "submitted_at": "提交时间", "raised": "登记日期",
-              "status": "办理状态", "occupancy": "居住状态", "materials": "发放材料",
-              "resolved": "办结日期"}
 
 
-def reason_text(reason: str) -> str:
-    """Return the plain-Chinese wording of a reject reason code."""
-    if reason.startswith("missing "):
-        f = reason[len("missing "):]
-        return f"缺少必填项：{FIELD_TEXT.get(f, f)}"
-    return REASON_TEXT.get(reason, reason)
 
 
 @dataclass

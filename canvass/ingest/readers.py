@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError
+from canvass.errors import InputError
 
 READERS: dict = {}
 

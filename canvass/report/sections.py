@@ -8,22 +8,15 @@ is placed in a fragment. Notebooks call these functions and display the fragment
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from . import charts
-from .clean import Cleaned
-from .config import METRIC_FIELDS
-from .dates import format_week_cn, week_bounds
-from .metrics import LOW_SAMPLE, campaign_weeks, compute_metrics, week_view
-from .privacy import FreeTextMasker
-from .schema import reason_text
-
-RATE_KEYS = ("coverage",) + METRIC_FIELDS
-LABELS = charts.RATE_LABELS
-STATUS_TEXT = {"green": "达标", "amber": "接近", "red": "落后", "": "无数据"}
+from canvass.metrics import LOW_SAMPLE
+from canvass.report import charts
+from canvass.report.views import CommunityView, DigestView
+from canvass.vocab import RATE_KEYS, RATE_LABELS, STATUS_TEXT
+from canvass.weeks import format_week_cn, week_bounds
 
 
 def week_short(label: str) -> str:
@@ -70,7 +63,7 @@ def rate_cell(row: pd.Series, key: str, prev: pd.Series | None = None, compact: 
         parts.append(f'<small class="ci">{pct(lo)}–{pct(hi)}</small>')
     if key != "coverage" and int(n) < LOW_SAMPLE:
         parts.append('<small class="low">样本不足</small>')
-    title = f"{LABELS[key]} {STATUS_TEXT[st]}"
+    title = f"{RATE_LABELS[key]} {STATUS_TEXT[st]}"
     return f'<td class="st-{st or "none"}" title="{esc(title)}">' + "".join(parts) + "</td>"
 
 
@@ -83,7 +76,7 @@ def headline_cards(row: pd.Series, targets: dict) -> str:
         low = '<span class="low">样本不足</span>' if key != "coverage" and int(n) < LOW_SAMPLE else ""
         interval = f"95%区间 {pct(lo)}–{pct(hi)}" if not pd.isna(rate) else "暂无数据"
         cards.append(
-            f'<div class="card st-{st or "none"}"><div class="card-label">{LABELS[key]}</div>'
+            f'<div class="card st-{st or "none"}"><div class="card-label">{RATE_LABELS[key]}</div>'
             f'<div class="card-value">{pct(rate)}</div>'
             f'<div class="card-sub">目标 {pct(targets[key], 0)} · <b>{STATUS_TEXT[st]}</b></div>'
             f'<div class="card-sub">{interval} · {denom} {low}</div></div>')
@@ -109,117 +102,16 @@ def table(frame: pd.DataFrame, columns: dict, cls: str = "", formats: dict | Non
 
 # --- views -----------------------------------------------------------------------------
 
-def grid_coverage(cleaned: Cleaned, sunday: pd.Timestamp, monday: pd.Timestamp) -> pd.DataFrame:
-    """Return coverage per (community, grid) as of W, with visits this week."""
-    h = cleaned.households
-    occ = h[h["occupied"].astype(bool)].copy()
-    v = cleaned.visits
-    v_cum = v[v["date"] <= sunday]
-    reached = set(v_cum.loc[v_cum["outcome"].isin(["entered", "online"]), "key"])
-    occ["reached"] = occ["key"].isin(reached)
-    g = occ.groupby(["community", "grid", "grid_label"], sort=False).agg(
-        households=("key", "size"), reached=("reached", "sum")).reset_index()
-    wk = v_cum[v_cum["date"] >= monday].merge(h[["key", "grid"]], on="key", how="left")
-    g = g.merge(wk.groupby(["community", "grid"]).size().rename("visits_week").reset_index(),
-                on=["community", "grid"], how="left")
-    g["visits_week"] = g["visits_week"].fillna(0).astype(int)
-    g["coverage"] = g["reached"] / g["households"]
-    g["_num"] = pd.to_numeric(g["grid"], errors="coerce")
-    return g.sort_values(["community", "_num", "grid"], key=None).drop(columns="_num").reset_index(drop=True)
 
 
-def building_coverage(cleaned: Cleaned, sunday: pd.Timestamp) -> pd.DataFrame:
-    """Return coverage per (community, grid, building) as of W — building level only."""
-    h = cleaned.households
-    occ = h[h["occupied"].astype(bool)].copy()
-    v = cleaned.visits
-    v_cum = v[v["date"] <= sunday]
-    occ["reached"] = occ["key"].isin(set(v_cum.loc[v_cum["outcome"].isin(["entered", "online"]), "key"]))
-    b = occ.groupby(["community", "grid_label", "building"], sort=False).agg(
-        households=("key", "size"), reached=("reached", "sum")).reset_index()
-    b["coverage"] = b["reached"] / b["households"]
-    b["_n"] = pd.to_numeric(b["building"], errors="coerce")
-    return b.sort_values(["community", "_n"]).drop(columns="_n").reset_index(drop=True)
 
 
-def issues_by_category(cleaned: Cleaned, sunday: pd.Timestamp, overdue_days: int, categories) -> pd.DataFrame:
-    """Return issues per category as of W: raised, resolved, open, overdue, escalated."""
-    i = cleaned.issues
-    i = i[i["raised"] <= sunday].copy()
-    i["resolved_asof"] = i["resolved"].notna() & (i["resolved"] <= sunday)
-    i["open"] = ~i["resolved_asof"]
-    i["overdue"] = i["open"] & ((sunday - i["raised"]).dt.days > overdue_days)
-    i["escalated"] = i["handling"] == "escalated"
-    g = i.groupby("category").agg(raised=("raised", "size"), resolved=("resolved_asof", "sum"),
-                                  open=("open", "sum"), overdue=("overdue", "sum"),
-                                  escalated=("escalated", "sum"))
-    order = list(categories) + [c for c in g.index if c not in categories]
-    g = g.reindex(order, fill_value=0).reset_index().rename(columns={"index": "category"})
-    return g[g["raised"] > 0].reset_index(drop=True) if len(g) else g
 
 
-def rejects_by_reason(rejects: pd.DataFrame) -> pd.DataFrame:
-    """Return W's rejected rows counted by community and reason (with the Chinese wording)."""
-    if rejects.empty:
-        return pd.DataFrame(columns=["community", "reason", "说明", "rows"])
-    g = rejects.groupby(["community", "reason"]).size().rename("rows").reset_index()
-    g["说明"] = g["reason"].map(reason_text)
-    return g.sort_values(["community", "rows"], ascending=[True, False]).reset_index(drop=True)
 
 
-@dataclass
-class CommunityView:
-    """Everything one community's report shows for week W."""
-
-    community: str
-    subdistrict: str
-    week: str
-    targets: dict
-    overdue_days: int
-    row: pd.Series
-    prev: pd.Series | None
-    trend: pd.DataFrame
-    grids: pd.DataFrame
-    buildings: pd.DataFrame
-    issues: pd.DataFrame
-    quality: pd.DataFrame
-    recent_issues: pd.DataFrame
-    comments: list = field(default_factory=list)
-    sample_data: bool = False
 
 
-def community_view(cleaned: Cleaned, community: str, week: str, targets: dict,
-                   overdue_days: int | None = None, sample_data: bool = False) -> CommunityView:
-    """Return the view of one community for week W (``cleaned`` may hold only that community)."""
-    c = cleaned.community_slice(community) if len(cleaned.communities) > 1 else cleaned
-    overdue = cleaned.config.overdue_days if overdue_days is None else overdue_days
-    monday, sunday = (pd.Timestamp(d) for d in week_bounds(week))
-    weeks = campaign_weeks(c, week)
-    trend = pd.concat([compute_metrics(c, w, targets, overdue) for w in weeks], ignore_index=True)
-    trend = trend[trend["scope"] == "community"].reset_index(drop=True)
-    row = trend.iloc[-1]
-    prev = trend.iloc[-2] if len(trend) > 1 else None
-    masker = FreeTextMasker(c.households["name"])
-    iss = c.issues[(c.issues["raised"] <= sunday)].copy()
-    iss["open"] = ~(iss["resolved"].notna() & (iss["resolved"] <= sunday))
-    recent = iss[iss["open"]].sort_values("raised", ascending=False).head(8)
-    recent = pd.DataFrame({
-        "raised": recent["raised"].dt.strftime("%m-%d"), "category": recent["category"],
-        "description": masker.mask_series(recent["description"].astype(str)),
-        "handling": recent["handling"].map({"local": "社区解决", "escalated": "已上报"}).fillna("—"),
-        "days": (sunday - recent["raised"]).dt.days,
-    })
-    view_w = week_view(c, week)
-    s = view_w.surveys
-    comments = s[(s["comment"].astype(str) != "") & (s["date"] >= monday)].sort_values("submitted_at")
-    comment_texts = [masker.mask(t) for t in comments["comment"].astype(str).tail(6)]
-    return CommunityView(
-        community=community, subdistrict=cleaned.config.name, week=week, targets=targets,
-        overdue_days=overdue, row=row, prev=prev, trend=trend,
-        grids=grid_coverage(c, sunday, monday), buildings=building_coverage(c, sunday),
-        issues=issues_by_category(c, sunday, overdue, cleaned.config.issue_categories),
-        quality=rejects_by_reason(view_w.rejects), recent_issues=recent, comments=comment_texts,
-        sample_data=sample_data)
 
 
 # --- fragments ---------------------------------------------------------------------------
@@ -357,43 +249,8 @@ def method_note() -> str:
 
 # --- the digest ------------------------------------------------------------------------
 
-@dataclass
-class DigestView:
-    """Everything the sub-district digest shows for week W."""
-
-    subdistrict: str
-    week: str
-    targets: dict
-    overdue_days: int
-    metrics: pd.DataFrame
-    prev: pd.DataFrame | None
-    trends: pd.DataFrame
-    grids: pd.DataFrame
-    buildings: pd.DataFrame
-    issues: pd.DataFrame
-    quality: pd.DataFrame
-    outcomes: dict
-    links: dict
-    sample_data: bool = False
 
 
-def digest_view(cleaned: Cleaned, week: str, targets: dict, overdue_days: int | None = None,
-                outcomes: dict | None = None, links: dict | None = None, sample_data: bool = False) -> DigestView:
-    """Return the sub-district digest view of week W (every community)."""
-    overdue = cleaned.config.overdue_days if overdue_days is None else overdue_days
-    monday, sunday = (pd.Timestamp(d) for d in week_bounds(week))
-    trends = pd.concat([compute_metrics(cleaned, w, targets, overdue) for w in campaign_weeks(cleaned, week)],
-                       ignore_index=True)
-    now = trends[trends["week"] == week].reset_index(drop=True)
-    weeks = list(dict.fromkeys(trends["week"]))
-    prev = trends[trends["week"] == weeks[-2]].reset_index(drop=True) if len(weeks) > 1 else None
-    return DigestView(
-        subdistrict=cleaned.config.name, week=week, targets=targets, overdue_days=overdue, metrics=now,
-        prev=prev, trends=trends, grids=grid_coverage(cleaned, sunday, monday),
-        buildings=building_coverage(cleaned, sunday),
-        issues=issues_by_category(cleaned, sunday, overdue, cleaned.config.issue_categories),
-        quality=rejects_by_reason(week_view(cleaned, week).rejects),
-        outcomes=outcomes or {}, links=links or {}, sample_data=sample_data)
 
 
 def digest_title(view: DigestView) -> str:
@@ -419,7 +276,7 @@ def digest_headline(view: DigestView) -> str:
 
 def digest_table(view: DigestView) -> str:
     """Return communities × metrics with status colours, change since last week and intervals."""
-    head = "".join(f"<th>{LABELS[k]}</th>" for k in RATE_KEYS)
+    head = "".join(f"<th>{RATE_LABELS[k]}</th>" for k in RATE_KEYS)
     rows = []
     prev = view.prev.set_index("community") if view.prev is not None else None
     for _, r in view.metrics.iterrows():
@@ -458,7 +315,7 @@ def digest_behind(view: DigestView) -> str:
         if rates.notna().any():
             i = rates.idxmin()
             gap = (view.targets[k] - rates[i]) * 100
-            gaps.append({"metric": LABELS[k], "community": m.loc[i, "community"], "rate": rates[i],
+            gaps.append({"metric": RATE_LABELS[k], "community": m.loc[i, "community"], "rate": rates[i],
                          "target": view.targets[k], "gap": f"{gap:.1f}" if gap > 0 else "已达标"})
     gaps = pd.DataFrame(gaps)
     out = "<h2>薄弱环节</h2><h3>离目标最远的社区</h3>"

@@ -25,14 +25,14 @@ def executor(name: str):
 
 
 def _worker_main(tasks, results, prewarm: bool, parent: int) -> None:
-    from . import engine
+    from canvass.run import engine
 
     try:
         if prewarm and os.getppid() == parent:
             try:
                 engine.warm_kernel().start()
-                from . import export
-                export.exporter()  # nbconvert's set-up is paid once per worker, here
+                from canvass.report import pages
+                pages.exporter()  # nbconvert's set-up is paid once per worker, here
             except Exception:  # the first task will retry and report the error
                 engine.discard_kernel()
         # ``parent`` comes from the batch itself: a batch killed while this worker was still
@@ -120,7 +120,7 @@ class DaskExecutor:
         try:
             from dask.distributed import Client
         except ImportError:
-            from .errors import ParameterError
+            from canvass.errors import ParameterError
             raise ParameterError("使用 --scheduler 需要安装 dask[distributed]",
                                  expected="pip install 'dask[distributed]'") from None
         self.client = Client(scheduler) if scheduler else Client(n_workers=jobs, threads_per_worker=1)

@@ -18,13 +18,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import schema
-from .address import parse_address_column, parse_split_columns
-from .config import KINDS, Config
-from .dates import parse_datetimes
-from .errors import InputError
-from .normalize import CN_NUMERAL, map_unique, normalize_header, normalize_values, number_text
-from .readers import list_input_files, read_sheet
+from canvass.config import KINDS, Config
+from canvass.errors import InputError
+from canvass.ingest import kinds
+from canvass.ingest.address import parse_address_column, parse_split_columns
+from canvass.ingest.dates import parse_datetimes
+from canvass.ingest.normalize import (
+    CN_NUMERAL,
+    map_unique,
+    normalize_header,
+    normalize_values,
+    number_text,
+)
+from canvass.ingest.readers import list_input_files, read_sheet
+from canvass.vocab import QUESTION_FIELDS, reason_text
 
 HEADER_SCAN_ROWS = 10
 REJECT_COLUMNS = ["file", "row", "community", "field", "reason", "说明", "raw"]
@@ -82,7 +89,7 @@ def _sha256(path: Path) -> str:
 
 
 def _find_header(cells: pd.DataFrame, spec, extra: dict, file: str) -> int:
-    wanted = schema.required_aliases(spec, extra)
+    wanted = kinds.required_aliases(spec, extra)
 
     def keyword_required(h: str) -> bool:
         # Fix: a survey whose community column is recognised only by keyword rule 8
@@ -90,7 +97,7 @@ def _find_header(cells: pd.DataFrame, spec, extra: dict, file: str) -> int:
         # keyword rule giving a required field now counts as a hit (surveys only).
         if not spec.keyword_rules or h in wanted or h in spec.ignored:
             return False
-        rule = next((f for f, r in schema.KEYWORD_RULES if r(h)), None)
+        rule = next((f for f, r in kinds.KEYWORD_RULES if r(h)), None)
         return rule in spec.required
 
     for i in range(min(HEADER_SCAN_ROWS, len(cells))):
@@ -106,7 +113,7 @@ def _find_header(cells: pd.DataFrame, spec, extra: dict, file: str) -> int:
 
 def read_kind(data_dir: Path, kind: str, config: Config):
     """Return (rows, file records, raw sheets) for every file of one kind, in file order."""
-    spec = schema.SPECS[kind]
+    spec = kinds.SPECS[kind]
     frames, records, raws = [], [], {}
     for path in list_input_files(data_dir / kind):
         rel = path.relative_to(data_dir).as_posix()
@@ -118,7 +125,7 @@ def read_kind(data_dir: Path, kind: str, config: Config):
             raise InputError("文件中没有表头 no header", file=rel, expected="带表头的表格")
         h = _find_header(cells, spec, config.aliases, rel)
         headers = [str(v) for v in cells.iloc[h]]
-        cmap = schema.map_columns(headers, spec, config.aliases, rel)
+        cmap = kinds.map_columns(headers, spec, config.aliases, rel)
         record.header_row = h + 1
         record.ignored_columns = cmap.ignored
         body = cells.iloc[h + 1:]
@@ -294,7 +301,7 @@ def clean_households(frames) -> tuple[pd.DataFrame, pd.DataFrame]:
         else:
             v.reject(_col(rows, fname) == "", f"missing {fname}", fname)
     v.reject(rows["_addr_bad"], "unparseable address", "address")
-    occ = _col(rows, "occupancy").map(schema.OCCUPANCY)
+    occ = _col(rows, "occupancy").map(kinds.OCCUPANCY)
     v.reject(occ.isna(), "unknown occupancy", "occupancy")
     dup = v.ok & rows["_key"].where(v.ok).duplicated(keep="first") & v.ok
     v.reject(dup, "duplicate household", "address")
@@ -339,7 +346,7 @@ def clean_visits(frames, known: set, registry: set):
     v, date = _common_checks("visits", rows, known)
     v.reject(rows["_addr_bad"], "unparseable address", "address")
     v.reject(~_isin(rows["_key"], registry), "unknown household", "address")
-    outcome = _col(rows, "outcome").map(schema.OUTCOMES)
+    outcome = _col(rows, "outcome").map(kinds.OUTCOMES)
     v.reject(outcome.isna(), "unknown outcome", "outcome")
     materials, bad_mat = _materials(_col(rows, "materials"))
     v.reject(bad_mat, "bad materials count", "materials")
@@ -361,11 +368,11 @@ def clean_visits(frames, known: set, registry: set):
 
 def _answer_codes(values: pd.Series, question: str, config: Config) -> pd.Series:
     """Return 1 positive, 0 negative, -1 unanswered, -2 invalid for one question's answers."""
-    pos, neg = schema.ANSWERS[question]
+    pos, neg = kinds.ANSWERS[question]
     extra = config.answers.get(question, {})
     pos = tuple(pos) + tuple(extra.get("positive", ()))
     neg = tuple(neg) + tuple(extra.get("negative", ()))
-    mapping = {a: -1 for a in schema.UNANSWERED}
+    mapping = {a: -1 for a in kinds.UNANSWERED}
     mapping.update({a: 0 for a in neg})
     mapping.update({a: 1 for a in pos})
     return values.map(mapping).fillna(-2).astype("int8")
@@ -374,7 +381,7 @@ def _answer_codes(values: pd.Series, question: str, config: Config) -> pd.Series
 def clean_surveys(frames, known: set, registry: set, config: Config):
     """Return (survey returns before de-duplication, rejects)."""
     rows = _stack_files(frames)
-    qcols = list(schema.QUESTION_FIELDS)
+    qcols = list(QUESTION_FIELDS)
     cols = ["submitted_at", "date", "community", "key", "anonymous", *qcols, "comment", "file", "row", "order"]
     if rows is None:
         return _empty(cols), _empty(REJECT_COLUMNS)
@@ -406,7 +413,7 @@ def clean_issues(frames, known: set, config: Config):
     if rows is None:
         return _empty(cols), _empty(REJECT_COLUMNS)
     v, raised = _common_checks("issues", rows, known)
-    status = _col(rows, "status").map(schema.STATUSES)
+    status = _col(rows, "status").map(kinds.STATUSES)
     resolved_text = _col(rows, "resolved")
     resolved = parse_datetimes(resolved_text)
     is_resolved = status == "resolved"
@@ -415,7 +422,7 @@ def clean_issues(frames, known: set, config: Config):
     v.reject(status.isna(), "unknown status", "status")
     cats = set(config.issue_categories)
     category = _col(rows, "category").where(_col(rows, "category").isin(cats), "其他")
-    handling = _col(rows, "handling").map(schema.HANDLING).fillna("unknown")
+    handling = _col(rows, "handling").map(kinds.HANDLING).fillna("unknown")
     effective = resolved.dt.normalize().where(resolved_text != "", raised.dt.normalize())
     effective = effective.where(is_resolved)
     address = _col(rows, "address") if "address" in rows else pd.Series("", index=rows.index)
@@ -501,5 +508,5 @@ def attach_raw(rejects: pd.DataFrame, raws: dict) -> pd.DataFrame:
         vals = body.iloc[positions].to_numpy()
         raw.loc[grp.index] = [json.dumps(dict(zip(hdr, map(str, r))), ensure_ascii=False) for r in vals]
     rejects["raw"] = raw
-    rejects["说明"] = rejects["reason"].map(schema.reason_text) if len(rejects) else pd.Series(dtype=object)
+    rejects["说明"] = rejects["reason"].map(reason_text) if len(rejects) else pd.Series(dtype=object)
     return rejects

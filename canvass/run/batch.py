@@ -8,236 +8,59 @@ of the data contract atomically under one lock.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
-from .atomic import OutputLock, write_bytes, write_json
-from .clean import Cleaned, check_data_folder, clean_folder
-from .config import NOTEBOOKS, SAMPLE_DATA, Config, load_config
-from .dates import format_week_cn, parse_week
-from .errors import InputError, ParameterError
-from .memory import release_memory
-from .metrics import compute_metrics, latest_week, metrics_over_weeks, week_view
-from .slugs import assign_slugs
-from .store import code_fingerprint, input_fingerprint, load_prepared, save_prepared
-
-COMMUNITY_NB = NOTEBOOKS / "community_report.ipynb"
-DIGEST_NB = NOTEBOOKS / "subdistrict_digest.ipynb"
-BATCH_SET = {"community", "week", "data_dir", "prepared_dir", "run_file", "digest_href", "config_file"}
-TARGET_PARAMS = ("awareness", "support", "participation", "satisfaction", "garbage_sorting", "coverage")
-
+from canvass import __version__
+from canvass.ingest.clean import Cleaned, clean_folder
+from canvass.memory import release_memory
+from canvass.metrics import metrics_over_weeks, week_view
+from canvass.run.atomic import OutputLock, write_bytes, write_json
+from canvass.run.plan import (
+    DIGEST_NB,
+    BatchOptions,
+    _file_hash,
+    choose_week,
+    plan_batch,
+    prepared_location,
+)
+from canvass.run.store import code_fingerprint, load_prepared
+from canvass.weeks import format_week_cn
 
 # --- parameters ---------------------------------------------------------------------
 
-def declared_parameters() -> dict:
-    """Return {notebook name: {param: info}} as papermill infers them from the parameters cells."""
-    import papermill as pm
-
-    return {nb.stem: pm.inspect_notebook(str(nb)) for nb in (COMMUNITY_NB, DIGEST_NB)}
 
 
-def _convert(name: str, text: str, type_name: str):
-    t = type_name.replace("Optional[", "").rstrip("]").strip()
-    optional = type_name.startswith("Optional[")
-    if optional and text.strip().lower() in ("none", "null", ""):
-        return None
-    try:
-        if t == "float":
-            return float(text)
-        if t == "int":
-            return int(text)
-        if t == "bool":
-            low = text.strip().lower()
-            if low in ("true", "1", "yes", "是"):
-                return True
-            if low in ("false", "0", "no", "否"):
-                return False
-            raise ValueError(text)
-    except ValueError:
-        raise ParameterError(f"参数 {name} 的值 “{text}” 不是 {t}", expected=f"{type_name} 类型的值") from None
-    return text
 
 
-def parse_overrides(pairs: list[tuple[str, str]]) -> dict:
-    """Return -p NAME VALUE overrides converted to the declared types; unknown names are errors."""
-    declared = declared_parameters()
-    known = {}
-    for params in declared.values():
-        for name, info in params.items():
-            known.setdefault(name, info["inferred_type_name"])
-    out = {}
-    for name, text in pairs:
-        if name in BATCH_SET:
-            raise ParameterError(f"参数 {name} 由批处理设置，不能用 -p 指定",
-                                 expected="用 --community / --week / --data / --config 选项")
-        if name not in known:
-            valid = ", ".join(sorted(n for n in known if n not in BATCH_SET))
-            raise ParameterError(f"没有名为 “{name}” 的笔记本参数 (unknown parameter)", expected=valid)
-        value = _convert(name, text, known[name])
-        if name.startswith("target_") and value is not None and not 0 <= value <= 1:
-            raise ParameterError(f"参数 {name} 的值 {value} 超出范围", expected="0 到 1 之间的小数，如 0.9")
-        if name in ("overdue_days", "execution_timeout") and value is not None and value < 1:
-            raise ParameterError(f"参数 {name} 的值 {value} 应为正整数", expected="正整数")
-        out[name] = value
-    return out
 
 
-def list_params_text() -> str:
-    """Return every notebook's parameters with type, default and help, for --list-params."""
-    lines = []
-    for nb, params in declared_parameters().items():
-        lines.append(f"{nb}.ipynb")
-        for name, info in params.items():
-            lines.append(f"  {name}: {info['inferred_type_name']} (默认 default {info['default']})")
-            if info.get("help"):
-                lines.append(f"      {info['help']}")
-    return "\n".join(lines)
 
 
 # --- the plan -----------------------------------------------------------------------
 
-@dataclass
-class BatchOptions:
-    """What the analyst asked for."""
-
-    data_dir: Path = SAMPLE_DATA
-    out_dir: Path = Path("reports")
-    week: str | None = None
-    communities: list = field(default_factory=list)
-    jobs: int = 2
-    params: dict = field(default_factory=dict)
-    config_file: Path | None = None
-    force: bool = False
-    executor: str = "local"
-    scheduler: str | None = None
-    warm: bool = True
-    lock_wait: float = 0.0
-    today: dt.date | None = None
 
 
-@dataclass
-class Plan:
-    """The batch as data: cleaned inputs, the week, its metrics and the notebook tasks."""
-
-    options: BatchOptions
-    config: Config
-    cleaned: Cleaned
-    week: str
-    week_chosen: bool
-    metrics: pd.DataFrame
-    slugs: dict
-    prepared_dir: Path
-    tasks: list
-    selected: list
-    targets: dict
-    timings: dict
 
 
-def _hash_dir(folder: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(folder.iterdir()):
-        h.update(p.name.encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()
 
 
-def _file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def prepared_location(options: BatchOptions) -> tuple[Config, Path]:
-    """Validate the data folder and configuration; return (config, the prepared-slices folder).
-
-    The folder is keyed by the sha256 of every input, the configuration and the code,
-    so an existing one holds exactly what cleaning these inputs would produce.
-    """
-    data_dir = check_data_folder(Path(options.data_dir))
-    config = load_config(data_dir, options.config_file)
-    cache = Path(options.out_dir) / "internal" / ".cache" / "prepared"
-    return config, cache / input_fingerprint(data_dir, options.config_file)
 
 
-def load_and_clean(options: BatchOptions, use_cache: bool = True) -> tuple[Config, Cleaned]:
-    """Return the configuration and the cleaned inputs (InputError/ConfigError on bad input)."""
-    config, prepared = prepared_location(options)
-    if use_cache and (prepared / "meta.json").is_file():
-        return config, load_prepared(prepared)
-    return config, clean_folder(Path(options.data_dir), config)
 
 
-def choose_week(options: BatchOptions, cleaned: Cleaned) -> tuple[str, bool]:
-    """Return (week, chosen automatically)."""
-    if options.week:
-        return parse_week(options.week), False
-    found = latest_week(cleaned, options.today)
-    if found is None:
-        raise InputError("数据中没有不晚于今天的走访或问卷记录，无法确定报告周", file=str(options.data_dir),
-                         expected="用 --week 指定，如 --week 2023-W36")
-    return found, True
 
 
-def plan_batch(options: BatchOptions, config: Config, cleaned: Cleaned, week: str, chosen: bool,
-               prepared: Path) -> Plan:
-    """Return the batch plan: metrics for every community, tasks for the selected ones."""
-    t0 = time.perf_counter()
-    out = Path(options.out_dir)
-    selected = list(cleaned.communities)
-    if options.communities:
-        unknown = [c for c in options.communities if c not in cleaned.communities]
-        if unknown:
-            raise ParameterError(f"数据中没有社区：{'、'.join(unknown)}", expected="、".join(cleaned.communities))
-        selected = [c for c in cleaned.communities if c in options.communities]
-    overrides = {k: v for k, v in options.params.items()}
-    targets = dict(config.targets)
-    for k in TARGET_PARAMS:
-        if overrides.get(f"target_{k}") is not None:
-            targets[k] = float(overrides[f"target_{k}"])
-    overdue = overrides.get("overdue_days") or config.overdue_days
-    metrics = compute_metrics(cleaned, week, targets, overdue)
-    slugs = assign_slugs(list(cleaned.communities))
-    if not (prepared / "meta.json").is_file():
-        save_prepared(cleaned, prepared)
-    code = code_fingerprint()
-    nb_hash = _file_hash(COMMUNITY_NB)
-    data_param = str(Path(options.data_dir).resolve())
-    tasks = []
-    for community in selected:
-        slug = slugs[community]
-        idx = cleaned.communities.index(community)
-        params = {"community": community, "week": week, "data_dir": data_param, "prepared_dir": str(prepared.resolve()),
-                  "digest_href": "../digest.html", **overrides}
-        if options.config_file:
-            params["config_file"] = str(Path(options.config_file).resolve())
-        key_src = json.dumps({"slice": _hash_dir(prepared / f"c{idx:04d}"), "params": {k: v for k, v in params.items() if k != "prepared_dir"},
-                              "notebook": nb_hash, "code": code, "week": week, "sample": _is_sample(options)},
-                             ensure_ascii=False, sort_keys=True, default=str)
-        tasks.append({
-            "kind": "community", "community": community, "slug": slug, "week": week,
-            "notebook": str(COMMUNITY_NB), "parameters": params,
-            "timeout": overrides.get("execution_timeout") or 600, "warm": options.warm,
-            "executed": str(out / "internal" / week / "notebooks" / f"{slug}.ipynb"),
-            "html": str(out / week / "communities" / f"{slug}.html"),
-            "followup": str(out / "internal" / week / "followup" / f"{slug}.xlsx"),
-            "prepared_dir": str(prepared), "title": f"{community} 创城入户宣传周报 {format_week_cn(week)}",
-            "key": hashlib.sha256(key_src.encode()).hexdigest()[:24],
-        })
-    return Plan(options, config, cleaned, week, chosen, metrics, slugs, prepared, tasks, selected,
-                targets, {"plan": round(time.perf_counter() - t0, 3)})
 
 
-def _is_sample(options: BatchOptions) -> bool:
-    try:
-        return Path(options.data_dir).resolve() == SAMPLE_DATA.resolve()
-    except OSError:
-        return False
 
 
 # --- outputs ------------------------------------------------------------------------
@@ -247,7 +70,7 @@ def rejects_table(cleaned: Cleaned, week: str) -> pd.DataFrame:
     view = week_view(cleaned, week)
     r = view.rejects.copy()
     if "说明" not in r or r["说明"].isna().any():
-        from .schema import reason_text
+        from canvass.vocab import reason_text
         r["说明"] = r["reason"].map(reason_text)
     r["row"] = r["row"].astype("int64")
     r = r.sort_values(["file", "row"], kind="stable")
@@ -308,9 +131,10 @@ class BatchResult:
 
 def run_batch(options: BatchOptions, progress=None) -> BatchResult:
     """Run the whole weekly batch; ``progress(community, outcome)`` is called as each finishes."""
-    from .executors import make_executor
-    from .export import write_index, write_metrics_csv, write_metrics_xlsx
-    from .tasks import run_notebook_task
+    from canvass.report.pages import write_index
+    from canvass.report.tables import write_metrics_csv, write_metrics_xlsx
+    from canvass.run.executors import make_executor
+    from canvass.run.tasks import run_notebook_task
 
     t_start = time.perf_counter()
     out = Path(options.out_dir)

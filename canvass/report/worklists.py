@@ -10,12 +10,12 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
-from .atomic import atomic_path
-from .clean import Cleaned
-from .dates import week_bounds
-from .export import excel_value
-from .privacy import mask_name, mask_phone
-from .schema import OUTCOME_LABELS
+from canvass.ingest.clean import Cleaned
+from canvass.privacy import mask_name, mask_phone
+from canvass.report.tables import excel_value
+from canvass.run.atomic import atomic_path
+from canvass.vocab import OUTCOME_LABELS
+from canvass.weeks import week_bounds
 
 HEADER = ["网格", "楼号", "单元", "室", "户主", "电话", "最近走访日期", "最近走访结果"]
 WIDTHS = [12, 8, 8, 8, 10, 15, 14, 14]

@@ -15,14 +15,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from . import fonts
+from canvass import fonts
+from canvass.vocab import RATE_LABELS
 
 # Okabe–Ito palette; markers and dashes keep series apart in grayscale print.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 DASHES = ["-", "--", "-.", ":", "-", "--", "-.", ":"]
-RATE_LABELS = {"coverage": "覆盖率", "awareness": "知晓率", "support": "支持率", "participation": "参与率",
-               "satisfaction": "满意率", "garbage_sorting": "垃圾分类知晓率"}
 
 _ready = False
 

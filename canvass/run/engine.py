@@ -32,8 +32,8 @@ del _sys
 """
 # Everything a report imports or sets up once: libraries, the CJK font, matplotlib's glyph cache.
 WARMUP_CODE = """\
-import pandas, matplotlib, canvass.notebook, canvass.report, canvass.charts
-canvass.charts.warm_up()
+import pandas, matplotlib, canvass.notebook, canvass.report.sections, canvass.report.charts
+canvass.report.charts.warm_up()
 """
 
 

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
-from .clean import Cleaned, FileRecord, clean_folder, list_input_files
-from .config import KINDS, Config, load_config
+from canvass import __version__
+from canvass.config import KINDS, Config, load_config
+from canvass.ingest.clean import Cleaned, FileRecord, clean_folder, list_input_files
 
 TABLES = ("households", "visits", "surveys", "issues", "rejects")
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 def code_fingerprint() -> str:
@@ -133,7 +133,7 @@ def load_prepared(folder: Path, community: str | None = None, columns: dict | No
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     communities = meta["communities"]
     if community is not None and community not in communities:
-        from .errors import ParameterError
+        from canvass.errors import ParameterError
         raise ParameterError(f"数据中没有社区 “{community}”", expected="、".join(communities))
     picks = [communities.index(community)] if community is not None else range(len(communities))
     tables = {t: [] for t in TABLES}
@@ -158,7 +158,7 @@ def load_prepared(folder: Path, community: str | None = None, columns: dict | No
 def prepare(data_dir: Path, config_file: Path | None = None, cache_root: Path | None = None,
             cleaned: Cleaned | None = None) -> Path:
     """Return a folder of prepared slices for ``data_dir``, cleaning only on a cache miss."""
-    from . import config as _config
+    from canvass import config as _config
     cache_root = cache_root or (_config.CACHE_DIR / "prepared")
     folder = cache_root / input_fingerprint(data_dir, config_file)
     if (folder / "meta.json").is_file():
