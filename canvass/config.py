@@ -27,7 +27,9 @@ KINDS = ("households", "visits", "surveys", "issues")
 
 DEFAULT_NAME = "街道"
 _KNOWN_KEYS = {"name", "communities", "campaign_start", "targets", "overdue_days",
-               "issue_categories", "aliases", "answers"}
+               "issue_categories", "aliases", "answers", "files", "grids", "columns", "ignore_columns",
+               "codes", "scales", "credibility", "assessment_date"}
+DEFAULT_CREDIBILITY = {"min_seconds": 15, "burst_count": 5, "burst_minutes": 10}
 
 
 def resolve_project_path(path: str | Path) -> Path:
@@ -48,6 +50,14 @@ class Config:
     issue_categories: tuple[str, ...] = DEFAULT_CATEGORIES
     aliases: dict = field(default_factory=dict)
     answers: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)  # glob → community (9.1)
+    grids: dict = field(default_factory=dict)  # community → {grid: [buildings]} (9.2)
+    columns: dict = field(default_factory=dict)  # field → normalised header (9.5)
+    ignore_columns: tuple[str, ...] = ()  # normalised headers never used (9.5)
+    codes: dict = field(default_factory=dict)  # field → {code: positive|negative}, or per glob (9.7)
+    scales: dict = field(default_factory=dict)  # field → {positive_from, max}, or per glob (9.7)
+    credibility: dict = field(default_factory=lambda: dict(DEFAULT_CREDIBILITY))
+    assessment_date: dt.date | None = None
     source: str | None = None
 
     def with_targets(self, **overrides) -> "Config":
@@ -140,7 +150,134 @@ def parse_config(raw: object, source: str) -> Config:
                 _fail(f"answers.{k} 只能有 positive 和 negative", source)
             answers[k] = {pol: _str_list(vals, f"answers.{k}.{pol}", source) for pol, vals in v.items()}
         kw["answers"] = answers
+    _parse_real_export_keys(raw, source, kw)
     return Config(**kw)
+
+
+def _date(v, where: str, source: str) -> dt.date:
+    if isinstance(v, str):
+        try:
+            v = dt.date.fromisoformat(v.strip())
+        except ValueError:
+            _fail(f"{where} 的值 {v!r} 无效", source, "日期如 2023-10-15")
+    if not isinstance(v, dt.date):
+        _fail(f"{where} 的值 {v!r} 无效", source, "日期如 2023-10-15")
+    return v
+
+
+def _buildings(value, where: str, source: str) -> tuple[str, ...]:
+    """Return building numbers from ``[1-5, 7, "9"]`` as digit strings."""
+    import re
+    if not isinstance(value, list):
+        value = [value]
+    out = []
+    for item in value:
+        text = str(item).strip()
+        m = re.fullmatch(r"(\d+)\s*[-~～–]\s*(\d+)", text)
+        if m and int(m.group(1)) <= int(m.group(2)):
+            out += [str(n) for n in range(int(m.group(1)), int(m.group(2)) + 1)]
+        elif text.isdigit():
+            out.append(str(int(text)))
+        else:
+            _fail(f"{where} 中的楼号 {item!r} 无效", source, "楼号或范围，如 [1-5, 7]")
+    return tuple(out)
+
+
+def _coding_map(value, where: str, source: str) -> dict:
+    if not isinstance(value, dict):
+        _fail(f"{where} 应为 编码: positive/negative 的键值对", source, "{1: positive, 2: negative}")
+    out = {}
+    for code, meaning in value.items():
+        try:
+            n = int(str(code).strip())
+        except ValueError:
+            _fail(f"{where} 中的编码 {code!r} 不是整数", source, "{1: positive, 2: negative}")
+        if meaning not in ("positive", "negative"):
+            _fail(f"{where}.{code} 的值 {meaning!r} 无效", source, "positive 或 negative")
+        out[n] = meaning
+    return out
+
+
+def _scale(value, where: str, source: str) -> dict:
+    if not isinstance(value, dict) or set(value) != {"positive_from", "max"}:
+        _fail(f"{where} 应写明 positive_from 和 max", source, "{positive_from: 8, max: 10}")
+    for k in ("positive_from", "max"):
+        v = value[k]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            _fail(f"{where}.{k} 的值 {v!r} 无效", source, "非负数，如 8")
+    if value["positive_from"] > value["max"]:
+        _fail(f"{where} 的 positive_from 大于 max", source, "{positive_from: 8, max: 10}")
+    return {"positive_from": float(value["positive_from"]), "max": float(value["max"])}
+
+
+def _per_field(value, key: str, source: str, parse_one) -> dict:
+    """Parse ``codes:``/``scales:``: field → mapping, or glob → {field → mapping}."""
+    if not isinstance(value, dict):
+        _fail(f"{key} 应为键值对", source)
+    out: dict = {}
+    for k, v in value.items():
+        k = str(k)
+        if k in METRIC_FIELDS:
+            out[k] = parse_one(v, f"{key}.{k}", source)
+        elif "/" in k or "*" in k or "?" in k or "." in k:
+            if not isinstance(v, dict):
+                _fail(f"{key}.“{k}” 应为 问题: 编码 的键值对", source)
+            bad = [f for f in v if f not in METRIC_FIELDS]
+            if bad:
+                _fail(f"{key}.“{k}” 中未知的问题：{', '.join(map(str, bad))}", source, ", ".join(METRIC_FIELDS))
+            out[k] = {f: parse_one(m, f"{key}.“{k}”.{f}", source) for f, m in v.items()}
+        else:
+            _fail(f"{key} 中未知的问题或文件名 {k!r}", source,
+                  ", ".join(METRIC_FIELDS) + "，或文件名通配符如 \"surveys/腾讯问卷_*.csv\"")
+    return out
+
+
+def _parse_real_export_keys(raw: dict, source: str, kw: dict) -> None:
+    """Parse the keys of contract sections 9, 10 and 12 into ``kw``."""
+    from canvass.ingest.normalize import nfkc, normalize_header
+
+    if "files" in raw:
+        f = raw["files"]
+        if not isinstance(f, dict) or not all(isinstance(v, str) and v.strip() for v in f.values()):
+            _fail("files 应为 文件名通配符: 社区名称 的键值对", source, "{\"surveys/问卷星_2151*.xls\": 七一社区}")
+        kw["files"] = {str(k).strip(): nfkc(v) for k, v in f.items()}
+    if "grids" in raw:
+        g = raw["grids"]
+        if not isinstance(g, dict) or not all(isinstance(v, dict) for v in g.values()):
+            _fail("grids 应为 社区: {网格: [楼号…]} 的键值对", source, "{七一社区: {第1网格: [1-5]}}")
+        kw["grids"] = {nfkc(str(c)): {nfkc(str(name)): _buildings(b, f"grids.{c}.{name}", source)
+                                      for name, b in grids.items()} for c, grids in g.items()}
+    if "columns" in raw:
+        c = raw["columns"]
+        from canvass.ingest.kinds import ALL_FIELDS
+        if not isinstance(c, dict):
+            _fail("columns 应为 字段: 表头 的键值对", source, "{satisfaction: \"7、您对社区创城工作是否满意？\"}")
+        bad = sorted(str(k) for k in c if k not in ALL_FIELDS)
+        if bad:
+            _fail(f"columns 中未知的字段 unknown field(s): {', '.join(bad)}", source, ", ".join(sorted(ALL_FIELDS)))
+        kw["columns"] = {k: normalize_header(str(v)) for k, v in c.items()}
+    if "ignore_columns" in raw:
+        kw["ignore_columns"] = tuple(normalize_header(v) for v in _str_list(raw["ignore_columns"], "ignore_columns", source))
+    if "codes" in raw:
+        kw["codes"] = _per_field(raw["codes"], "codes", source, _coding_map)
+    if "scales" in raw:
+        kw["scales"] = _per_field(raw["scales"], "scales", source, _scale)
+    if "credibility" in raw:
+        c = raw["credibility"]
+        if not isinstance(c, dict):
+            _fail("credibility 应为键值对", source, "{min_seconds: 15, burst_count: 5, burst_minutes: 10}")
+        bad = sorted(str(k) for k in c if k not in DEFAULT_CREDIBILITY)
+        if bad:
+            _fail(f"credibility 中未知的项 unknown key(s): {', '.join(bad)}", source, ", ".join(DEFAULT_CREDIBILITY))
+        cred = dict(DEFAULT_CREDIBILITY)
+        for k, v in c.items():
+            low = 2 if k == "burst_count" else (0 if k == "min_seconds" else 1)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < low:
+                _fail(f"credibility.{k} 的值 {v!r} 无效", source, f"不小于 {low} 的数")
+            cred[k] = v
+        kw["credibility"] = cred
+    if "assessment_date" in raw:
+        kw["assessment_date"] = _date(raw["assessment_date"], "assessment_date", source)
 
 
 def load_config(data_dir: Path, config_file: Path | None = None) -> Config:

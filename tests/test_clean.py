@@ -292,8 +292,32 @@ def test_duplicate_row_needs_every_mapped_field_equal(tmp_path):
         visit(outcome="入户成功"),  # row 6: another alias of entered: the same normalised value
         visit(date="2023-09-05 10:00", address="3号楼2单元501室"),  # row 7: same as row 5
     ])
-    # Choice (contract silent): dates compare as full timestamps, like survey de-duplication.
-    assert reasons(c, "visits/v.csv") == {6: "duplicate row", 7: "duplicate row"}
+    # Contract (section 4): a date-only row and a timed row of the same day compare as days;
+    # two timed rows must have equal times.
+    assert reasons(c, "visits/v.csv") == {5: "duplicate row", 6: "duplicate row", 7: "duplicate row"}
+
+
+def test_two_timed_visits_on_one_day_are_two_visits(tmp_path):
+    c = clean(tmp_path, visits=[
+        visit(date="2023-09-05 10:05"),  # row 2
+        visit(date="2023-09-05 19:30"),  # row 3: another attempt that evening
+        visit(date="2023-09-05 19:30"),  # row 4: resent
+    ])
+    assert reasons(c, "visits/v.csv") == {4: "duplicate row"}
+
+
+def test_resent_ledger_adding_a_time_is_a_duplicate(tmp_path):
+    data = make_data(tmp_path / "data", visits=[visit(date="2023-09-05")])
+    write(data, "visits", "w2.csv", [V_HEADER, visit(date="2023-09-05 13:52"), visit(date="2023-09-06 13:52")])
+    c = clean_folder(data, Config())
+    assert reasons(c, "visits/w2.csv") == {2: "duplicate row"}
+
+
+def test_resent_ledger_that_gained_a_column_is_still_a_resend(tmp_path):
+    data = make_data(tmp_path / "data", visits=[visit()])
+    write(data, "visits", "w2.csv", [V_HEADER + ["备注"], visit() + ["补充说明"]])
+    c = clean_folder(data, Config())
+    assert reasons(c, "visits/w2.csv") == {2: "duplicate row"}
 
 
 def test_duplicate_row_needs_an_earlier_valid_row(tmp_path):
@@ -506,8 +530,9 @@ def test_superseded_via_week_view(tmp_path):
 
 
 def test_survey_tie_across_files_keeps_the_later_file(tmp_path):
-    data = make_data(tmp_path / "data", surveys=[survey(awareness="知道")])
-    write(data, "surveys", "t.csv", [S_HEADER, survey(awareness="不知道")])
+    # Date-only returns are never taken for the same return (9.8): section 4's tie rule applies.
+    data = make_data(tmp_path / "data", surveys=[survey(when="2023-09-05", awareness="知道")])
+    write(data, "surveys", "t.csv", [S_HEADER, survey(when="2023-09-05", awareness="不知道")])
     c = clean_folder(data, Config())
     standing = week_view(c, "2023-W36").surveys
     assert standing[["file", "awareness"]].values.tolist() == [["surveys/t.csv", 0]]

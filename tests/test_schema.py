@@ -6,7 +6,8 @@ import pytest
 
 from canvass.config import parse_config
 from canvass.errors import ConfigError, InputError
-from canvass.ingest.kinds import ANSWERS, SPECS, UNANSWERED, map_columns
+from canvass.ingest.headers import map_columns
+from canvass.ingest.kinds import ANSWERS, SPECS, UNANSWERED
 from canvass.ingest.normalize import normalize_header
 from canvass.vocab import reason_text
 
@@ -151,12 +152,21 @@ def test_wenjuanxing_export_maps_every_question():
         "awareness": "6、您知道我市正在创建全国文明城市吗？",
         "comment": "7、您对创城工作还有什么意见或建议？",
         "address": "8、您的住址（楼号-单元-室）",
+        # 9.4: three bookkeeping columns are kept for the credibility checks
+        "sheet_id": "序号", "duration": "所用时间", "client": "来自IP",
     }
 
 
 def test_wenjuanxing_bookkeeping_columns_are_ignored():
     cmap = map_columns(WJX_HEADERS, SURVEYS, {}, "s.xls")
-    assert set(cmap.ignored) == {"序号", "所用时间", "来源", "来源详情", "来自IP", "总分"}
+    assert set(cmap.ignored) == {"来源", "来源详情", "总分"}
+
+
+@pytest.mark.parametrize("header", ["IP地址", "来自IP", "开始时间", "答题时长(秒)", "浏览器", "IP城市"])
+def test_bookkeeping_is_never_an_address_or_question(header):
+    cmap = map_columns(["提交时间", "社区", "您的住址", header], SURVEYS, {}, "s.csv")
+    assert cmap.fields["address"] == 2
+    assert all(cmap.headers[i] != header for f, i in cmap.fields.items() if f not in ("duration", "client", "sheet_id"))
 
 
 @pytest.mark.parametrize("header,field", [
@@ -210,9 +220,15 @@ def test_submitted_at_alias_order():
 
 
 def test_two_keyword_columns_for_one_field_is_an_error_naming_both():
+    # 9.5: only a tie at 50% or more of recognised answers is an error.
+    import pandas as pd
+    from canvass.config import Config
+    from canvass.ingest.answers import choose_columns
     headers = ["提交时间", "社区", "您知道创城吗", "您了解文明城市创建工作吗"]
+    cmap = map_columns(headers, SURVEYS, {}, "surveys/甲社区.csv")
+    cols = {2: pd.Series(["知道", "不知道"]), 3: pd.Series(["A.知道", "了解"])}
     with pytest.raises(InputError) as info:
-        map_columns(headers, SURVEYS, {}, "surveys/甲社区.csv")
+        choose_columns(cols, cmap, "surveys/甲社区.csv", Config(), set())
     msg = str(info.value)
     assert "您知道创城吗" in msg and "您了解文明城市创建工作吗" in msg
     assert "surveys/甲社区.csv" in msg
@@ -228,8 +244,10 @@ def test_two_keyword_columns_are_fine_when_an_exact_alias_exists():
 
 
 def test_keyword_rules_do_not_apply_outside_surveys():
-    with pytest.raises(InputError):  # 您所在的社区 is a survey alias, not a visits alias
-        map_columns(["日期", "您居住的社区", "地址", "结果"], VISITS, {}, "v.csv")
+    # 您居住的社区 matches survey keyword rule 8 only; in visits it is no community column
+    # (the community then comes from files: or the file name, section 9.1).
+    cmap = map_columns(["日期", "您居住的社区", "地址", "结果"], VISITS, {}, "v.csv")
+    assert "community" not in cmap.fields and "您居住的社区" in cmap.ignored
 
 
 # --- missing required columns -----------------------------------------------------------
@@ -237,7 +255,6 @@ def test_keyword_rules_do_not_apply_outside_surveys():
 @pytest.mark.parametrize("spec,headers,missing,aliases", [
     (VISITS, ["日期", "社区", "地址"], "outcome", ["走访结果", "结果", "入户情况"]),
     (VISITS, ["社区", "地址", "结果"], "date", ["走访日期", "入户日期", "日期", "时间"]),
-    (HOUSEHOLDS, ["社区", "地址"], "grid", ["网格", "所属网格", "网格名称", "网格编号"]),
     (SURVEYS, ["社区", "住址"], "submitted_at", ["提交时间", "提交答卷时间", "填写时间", "日期"]),
     (ISSUES, ["登记日期", "社区"], "status", ["办理状态", "状态"]),
     (ISSUES, ["社区", "办理状态"], "raised", ["登记日期", "反映日期", "日期"]),

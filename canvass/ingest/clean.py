@@ -18,35 +18,35 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from canvass.config import KINDS, Config
+from canvass.config import Config
 from canvass.errors import InputError
 from canvass.ingest import kinds
 from canvass.ingest.address import parse_address_column, parse_split_columns
 from canvass.ingest.dates import parse_datetimes
+from canvass.ingest.headers import (
+    HEADER_SCAN_ROWS,
+    find_header_row,
+    ignored_headers,
+    map_columns,
+)
 from canvass.ingest.normalize import (
     CN_NUMERAL,
     map_unique,
-    normalize_header,
     normalize_values,
     number_text,
 )
 from canvass.ingest.readers import list_input_files, read_sheet
 from canvass.vocab import QUESTION_FIELDS, reason_text
 
-HEADER_SCAN_ROWS = 10
 REJECT_COLUMNS = ["file", "row", "community", "field", "reason", "说明", "raw"]
-MISSING_ORDER = {
-    "households": ("community", "grid", "address"),
-    "visits": ("date", "community", "address", "outcome"),
-    "surveys": ("submitted_at", "community"),
-    "issues": ("raised", "community", "status"),
-}
-DATE_FIELD = {"visits": "date", "surveys": "submitted_at", "issues": "raised"}
+MISSING_ORDER = {k.name: k.missing_order for k in kinds.KINDS.values()}
+DATE_FIELD = {k.name: k.date_field for k in kinds.KINDS.values() if k.date_field}
+UNASSIGNED_GRID = "未分网格"
 
 
 @dataclass
 class FileRecord:
-    """One input file as read: where it is, its hash, and how its rows were counted."""
+    """One input file as read: where it is, its hash, how its rows were counted and its columns read."""
 
     kind: str
     file: str
@@ -55,6 +55,14 @@ class FileRecord:
     blank_rows: int = 0
     header_row: int = 0
     ignored_columns: list = field(default_factory=list)
+    columns: dict = field(default_factory=dict)  # field → header as the file shows it
+    community: str = ""  # the file's community when rows do not say (9.1)
+    community_source: str = ""  # column, files:, file name
+    notes: list = field(default_factory=list)  # candidates left out: {field, header, why}
+    readings: list = field(default_factory=list)  # metric columns: coding, invalid answers (9.9)
+    unassigned_grid: int = 0  # registry rows placed in 未分网格 (9.2)
+    duplicate_of: str = ""  # a download whose every row is a duplicate return of this file (9.8)
+    rejected_rows: int = 0
 
 
 @dataclass
@@ -69,7 +77,6 @@ class Cleaned:
     files: list
     communities: list
     config: Config
-    raw: dict = field(default_factory=dict, repr=False)
 
     def community_slice(self, community: str) -> "Cleaned":
         """Return the tables restricted to one community (rejects of other communities dropped)."""
@@ -88,34 +95,61 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _find_header(cells: pd.DataFrame, spec, extra: dict, file: str) -> int:
-    wanted = kinds.required_aliases(spec, extra)
 
-    def keyword_required(h: str) -> bool:
-        # Fix: a survey whose community column is recognised only by keyword rule 8
-        # (``请选择您居住的社区``) had one alias hit and "no header row"; the first matching
-        # keyword rule giving a required field now counts as a hit (surveys only).
-        if not spec.keyword_rules or h in wanted or h in spec.ignored:
-            return False
-        rule = next((f for f, r in kinds.KEYWORD_RULES if r(h)), None)
-        return rule in spec.required
+def _blank_markers(values: pd.Series, comment: bool = False) -> pd.Series:
+    """Return values with platform placeholders (``NULL``, ``(跳过)``, ``-`` …) as blank (9.6)."""
+    markers = kinds.BLANK_MARKERS + (kinds.COMMENT_BLANKS if comment else ())
+    return values.mask(values.isin(markers), "")
 
-    for i in range(min(HEADER_SCAN_ROWS, len(cells))):
-        row = cells.iloc[i]
-        norm = [normalize_header(v) for v in row if str(v).strip()]
-        hits = sum(1 for h in norm if h in wanted or keyword_required(h))
-        if hits >= 2:
-            return i
-    need = "、".join(f for f in MISSING_ORDER[spec.kind])
-    raise InputError(f"前 {HEADER_SCAN_ROWS} 行中找不到表头 no header row found", file=file,
-                     expected=f"表头行至少有两列是 {need} 的列名（如 社区、日期、地址）")
+
+def _derive_registry_community(rel: str, config: Config) -> str | None:
+    """Return the community named by a registry file's name (9.1 rule 3), else None."""
+    stem = Path(rel).stem
+    text = re.sub(r"^(?:\s|[_\-()（）\[\]【】]|\d{4}年\d{1,2}月(?:\d{1,2}日)?|\d{4}-\d{1,2}-\d{1,2}|\d{8}"
+                  r"|第\d+周)+", "", stem)
+    if config.name and text.startswith(config.name):
+        text = text[len(config.name):]
+    text = re.sub(r"^[\s_\-]+", "", text)
+    for mark in ("社区", "村"):
+        i = text.find(mark)
+        if i > 0:
+            return text[:i + len(mark)]
+    return None
+
+
+def file_community(rel: str, kind: str, config: Config, known: list) -> tuple[str, str]:
+    """Return (community, how it was found) for a file whose rows may not say (9.1 rules 2–3)."""
+    from canvass.ingest.answers import glob_match
+
+    for pattern, community in config.files.items():
+        if glob_match(pattern, rel):
+            return community, "files:"
+    parts = rel.split("/")[1:]
+    names = [n for n in (config.communities or known) if any(n in part for part in parts)]
+    if names:
+        return max(names, key=len), "file name"
+    if kind == "households" and not config.communities:
+        derived = _derive_registry_community(rel, config)
+        if derived:
+            return derived, "file name"
+    return "", ""
+
+
+def _no_community_error(rel: str, kind_label: str) -> InputError:
+    return InputError(
+        f"无法确定这个{kind_label}文件属于哪个社区：表中没有“社区”列，文件名中也没有社区名称",
+        file=rel, expected=f"三种办法任选其一：① 表中加一列“社区”；② 在 subdistrict.yml 中写 "
+                           f"files: {{\"{rel}\": 某某社区}}；③ 把文件名改为含社区名称，如“某某社区_{Path(rel).name}”")
 
 
 def read_kind(data_dir: Path, kind: str, config: Config):
     """Return (rows, file records, raw sheets) for every file of one kind, in file order."""
-    spec = kinds.SPECS[kind]
+    spec = kinds.KINDS[kind]
     frames, records, raws = [], [], {}
-    for path in list_input_files(data_dir / kind):
+    folder = data_dir / kind
+    if not folder.is_dir():
+        return frames, records, raws
+    for path in list_input_files(folder):
         rel = path.relative_to(data_dir).as_posix()
         sheet = read_sheet(path, rel)
         record = FileRecord(kind, rel, _sha256(path))
@@ -123,11 +157,11 @@ def read_kind(data_dir: Path, kind: str, config: Config):
         cells = sheet.cells
         if cells.shape[0] == 0:
             raise InputError("文件中没有表头 no header", file=rel, expected="带表头的表格")
-        h = _find_header(cells, spec, config.aliases, rel)
+        h = find_header_row(cells.head(HEADER_SCAN_ROWS).itertuples(index=False), spec, config.aliases, rel)
         headers = [str(v) for v in cells.iloc[h]]
-        cmap = kinds.map_columns(headers, spec, config.aliases, rel)
+        cmap = map_columns(headers, spec, config.aliases, rel, pins=config.columns,
+                           ignore=config.ignore_columns, header_row=h + 1)
         record.header_row = h + 1
-        record.ignored_columns = cmap.ignored
         body = cells.iloc[h + 1:]
         body = body.set_axis(pd.RangeIndex(len(body)), axis=0)
         stripped = body.apply(lambda c: c.astype(str).str.strip()) if len(body) else body
@@ -137,14 +171,49 @@ def read_kind(data_dir: Path, kind: str, config: Config):
         keep = body[~blank.to_numpy()]
         frame = pd.DataFrame(index=keep.index)
         for fname, col in cmap.fields.items():
-            frame[fname] = normalize_values(keep[col])
+            frame[fname] = _blank_markers(normalize_values(keep[col]), comment=fname == "comment")
+        cand_cols = {c for cols in cmap.candidates.values() for c in cols}
+        frame_cols = {c: _blank_markers(normalize_values(keep[c])) for c in cand_cols}
         frame["_file"] = rel
         frame["_row"] = (keep.index.to_numpy() + h + 2).astype("int64")
         frame.attrs["split"] = cmap.split_address
-        frames.append((frame, cmap))
+        frame.attrs["candidates"] = frame_cols
+        frames.append((frame, cmap, record))
         body.attrs["first_excel_row"] = h + 2
         raws[rel] = (headers, body)
     return frames, records, raws
+
+
+def _settle_community(frames, kind: str, config: Config, known: list) -> None:
+    """Give every row its community: its own cell, else the file's (9.1); settle rule-8 columns."""
+    from canvass.ingest.answers import choose_columns
+
+    for frame, cmap, record in frames:
+        cands = frame.attrs.get("candidates", {})
+        if "community" in cmap.candidates and "community" not in cmap.alias:
+            choice, notes = choose_columns(cands, type(cmap)(
+                fields={}, split_address=False, ignored=[], candidates={"community": cmap.candidates["community"]},
+                alias={}, headers=cmap.headers), record.file, config, set(known))
+            col = choice.get("community")
+            if col is None:
+                frame.drop(columns="community", inplace=True, errors="ignore")
+                cmap.fields.pop("community", None)
+                record.notes += [{"field": f, "header": str(hd).strip(), "why": w} for f, hd, w in notes]
+            else:
+                frame["community"] = cands[col]
+                cmap.fields["community"] = col
+        has_column = "community" in frame
+        community, source = file_community(record.file, kind, config, known)
+        if not has_column and not community:
+            raise _no_community_error(record.file, kinds.KINDS[kind].label)
+        record.community, record.community_source = community, ("column" if has_column else source)
+        if has_column:
+            if community:
+                frame["community"] = frame["community"].mask(frame["community"] == "", community)
+        else:
+            frame["community"] = community
+        record.columns = {f: str(cmap.headers[i]).strip() for f, i in cmap.fields.items()}
+        record.ignored_columns = ignored_headers(cmap.headers, cmap.fields)
 
 
 # --- validation helpers --------------------------------------------------------------
@@ -253,28 +322,91 @@ def _reject_frame(kind: str, rows: pd.DataFrame, verdict: _Verdict, date: pd.Ser
     return r
 
 
-def _stack_files(frames):
+def _alias_values(frame: pd.DataFrame, cmap, spec) -> None:
+    """Translate values understood only under one header (``是`` under 是否入户) to canonical text."""
+    for f in spec.fields:
+        extra = f.alias_values.get(cmap.alias.get(f.name, ""))
+        if extra and f.name in frame:
+            canonical = {code: next(k for k, v in f.values.items() if v == code) for code in set(extra.values())}
+            frame[f.name] = frame[f.name].replace({text: canonical[code] for text, code in extra.items()})
+
+
+def _stack_files(frames, kind: str | None = None):
     """Return all rows of a kind with parsed address keys, per-file address layouts handled."""
     stacked = []
-    for frame, _cmap in frames:
+    spec = kinds.KINDS.get(kind) if kind else None
+    for i, (frame, cmap, _record) in enumerate(frames):
         f = frame.copy()
+        if spec is not None:
+            _alias_values(f, cmap, spec)
         comm = _col(f, "community")
         parts, missing, present = _address_parts(f, comm)
         f["_addr_missing"] = missing.to_numpy()
         f["_addr_present"] = present.to_numpy()
-        # Fix: an unreadable unit cell (split columns, e.g. ``甲单元``) is unparseable too; before,
-        # only building/room were checked, so such a row got the empty key "" and was kept.
+        # An unreadable unit cell (split columns, e.g. ``甲单元``) is unparseable too.
         f["_addr_bad"] = (present & (parts["building"].isna() | parts["unit"].isna()
                                      | parts["room"].isna())).to_numpy()
         f["building"] = parts["building"].to_numpy()
         f["unit"] = parts["unit"].to_numpy()
         f["room"] = parts["room"].to_numpy()
         f["_key"] = _keys(comm, parts).to_numpy()
+        f["_fileidx"] = i
+        f["_fields"] = ",".join(sorted(c for c in cmap.fields))
         f.attrs = {}
         stacked.append(f)
     if not stacked:
         return None
-    return pd.concat(stacked, ignore_index=True)
+    rows = pd.concat(stacked, ignore_index=True)
+    # A field one file maps and another does not is blank in the other file's rows.
+    for c in rows.columns:
+        if not c.startswith("_") and c not in ("building", "unit", "room") and rows[c].isna().any():
+            rows[c] = rows[c].astype(object).where(rows[c].notna(), "")
+    return rows
+
+
+def _mapped(rows: pd.DataFrame) -> pd.Series:
+    """Return each row's mapped fields as a comma-joined set (community and address always compared)."""
+    def norm(s: str) -> str:
+        fields = set(s.split(",")) | {"community", "address"}
+        return ",".join(sorted(fields - {"building", "unit", "room"}))
+    return map_unique(rows["_fields"], norm).astype(str)
+
+
+def duplicate_rows(canon: pd.DataFrame, valid: pd.Series, fields: pd.Series, stamp: pd.Series) -> pd.Series:
+    """Return rows equal to an earlier valid row on every field mapped in both rows' files (section 4).
+
+    ``canon`` holds the compared values per field (columns named by field); ``stamp`` is the
+    row's timestamp: dates compare as days when either row has no time of day, else the
+    times must be equal too.
+    """
+    n = len(canon)
+    dup = np.zeros(n, bool)
+    if n == 0 or not valid.any():
+        return pd.Series(dup, index=canon.index)
+    day = stamp.dt.normalize()
+    has_time = (stamp - day) != pd.Timedelta(0)
+    field_sets = {s: set(s.split(",")) for s in pd.unique(fields)}
+    pos = np.arange(n)
+    for s_row, f_row in field_sets.items():
+        for s_prev, f_prev in field_sets.items():
+            shared = sorted((f_row & f_prev) & set(canon.columns))
+            mine = (fields == s_row).to_numpy() & valid.to_numpy()
+            theirs = (fields == s_prev).to_numpy() & valid.to_numpy()
+            if not mine.any() or not theirs.any():
+                continue
+            key = pd.util.hash_pandas_object(canon[shared].astype(str).assign(_d=day.astype(str)), index=False)
+            key = key.to_numpy()
+            both = np.isin(key[mine], key[theirs])
+            if not both.any():
+                continue
+            a = pd.DataFrame({"k": key[mine][both], "i": pos[mine][both]})
+            b = pd.DataFrame({"k": key[theirs], "j": pos[theirs]})
+            m = a.merge(b, on="k")
+            m = m[m["j"] < m["i"]]
+            ht, st = has_time.to_numpy(), stamp.to_numpy()
+            clash = ht[m["i"]] & ht[m["j"]] & (st[m["i"]] != st[m["j"]])
+            dup[m.loc[~clash, "i"].to_numpy()] = True
+    return pd.Series(dup, index=canon.index)
 
 
 _DATE_COLUMNS = {"date", "submitted_at", "raised", "resolved"}
@@ -287,13 +419,29 @@ def _empty(columns) -> pd.DataFrame:
                          for c in columns})
 
 
-def clean_households(frames) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _grids_from_config(rows: pd.DataFrame, config: Config, frames) -> pd.Series:
+    """Return each registry row's grid: its own cell, else ``grids:`` by building, else 未分网格 (9.2)."""
+    grid = _col(rows, "grid").astype(object).copy()
+    no_column = rows["_fields"].map(lambda s: "grid" not in s.split(",")).astype(bool)
+    if no_column.any():
+        lookup = {(c, b): name for c, grids in config.grids.items() for name, bs in grids.items() for b in bs}
+        pairs = list(zip(rows.loc[no_column, "community"], rows.loc[no_column, "building"].astype(str)))
+        grid.loc[no_column] = [lookup.get(p, UNASSIGNED_GRID) for p in pairs]
+        unassigned = no_column & (grid == UNASSIGNED_GRID) & rows["building"].notna()
+        for idx, count in rows.loc[unassigned, "_fileidx"].value_counts().items():
+            frames[int(idx)][2].unassigned_grid = int(count)
+    return grid
+
+
+def clean_households(frames, config: Config | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (registry households, rejects) from the households files."""
-    rows = _stack_files(frames)
+    config = config or Config()
+    rows = _stack_files(frames, "households")
     cols = ["community", "grid", "grid_label", "building", "unit", "room", "key", "occupied",
             "name", "phone", "occupancy", "file", "row"]
     if rows is None:
         return _empty(cols), _empty(REJECT_COLUMNS)
+    rows["grid"] = _grids_from_config(rows, config, frames)
     v = _Verdict(rows.index)
     for fname in MISSING_ORDER["households"]:
         if fname == "address":
@@ -317,8 +465,10 @@ def clean_households(frames) -> tuple[pd.DataFrame, pd.DataFrame]:
     return out, rejects
 
 
-def _common_checks(kind: str, rows: pd.DataFrame, known: set):
+def _common_checks(kind: str, rows: pd.DataFrame, known: set, first: tuple | None = None):
     v = _Verdict(rows.index)
+    if first is not None:  # a reason decided before every other check (duplicate return)
+        v.reject(*first)
     for fname in MISSING_ORDER[kind]:
         if fname == "address":
             v.reject(rows["_addr_missing"], "missing address", "address")
@@ -339,7 +489,7 @@ def _common_checks(kind: str, rows: pd.DataFrame, known: set):
 
 def clean_visits(frames, known: set, registry: set):
     """Return (visits, rejects)."""
-    rows = _stack_files(frames)
+    rows = _stack_files(frames, "visits")
     cols = ["date", "community", "key", "building", "unit", "room", "outcome", "materials", "visitor", "file", "row", "order"]
     if rows is None:
         return _empty(cols), _empty(REJECT_COLUMNS)
@@ -350,10 +500,9 @@ def clean_visits(frames, known: set, registry: set):
     v.reject(outcome.isna(), "unknown outcome", "outcome")
     materials, bad_mat = _materials(_col(rows, "materials"))
     v.reject(bad_mat, "bad materials count", "materials")
-    canon = pd.DataFrame({"d": date, "c": rows["community"], "k": rows["_key"], "o": outcome,
-                          "m": materials, "v": _col(rows, "visitor")})
-    dup = v.ok & canon[v.ok].duplicated(keep="first").reindex(rows.index, fill_value=False)
-    v.reject(dup, "duplicate row")
+    canon = pd.DataFrame({"community": rows["community"], "address": rows["_key"], "outcome": outcome,
+                          "materials": materials, "visitor": _col(rows, "visitor")})
+    v.reject(duplicate_rows(canon, v.ok, _mapped(rows), date), "duplicate row")
     rejects = _reject_frame("visits", rows, v, date)
     ok = v.ok
     out = pd.DataFrame({
@@ -366,38 +515,129 @@ def clean_visits(frames, known: set, registry: set):
     return out, rejects
 
 
-def _answer_codes(values: pd.Series, question: str, config: Config) -> pd.Series:
-    """Return 1 positive, 0 negative, -1 unanswered, -2 invalid for one question's answers."""
-    pos, neg = kinds.ANSWERS[question]
-    extra = config.answers.get(question, {})
-    pos = tuple(pos) + tuple(extra.get("positive", ()))
-    neg = tuple(neg) + tuple(extra.get("negative", ()))
-    mapping = {a: -1 for a in kinds.UNANSWERED}
-    mapping.update({a: 0 for a in neg})
-    mapping.update({a: 1 for a in pos})
-    return values.map(mapping).fillna(-2).astype("int8")
+def _is_coded_file(frame: pd.DataFrame, cmap) -> bool:
+    """Return True when one of a survey file's question columns holds only integers (9.7)."""
+    cols = [frame[q] for q in QUESTION_FIELDS if q in frame]
+    cols += [frame.attrs.get("candidates", {})[c] for f, cs in cmap.candidates.items() if f in QUESTION_FIELDS
+             for c in cs]
+    for values in cols:
+        nb = values[values != ""]
+        if len(nb) and bool(nb.str.fullmatch(r"-?\d+").all()):
+            return True
+    return False
+
+
+def _coded_blanks(frame: pd.DataFrame) -> None:
+    """In a coded download -2 and -3 (empty, skipped) are blank in every field (9.6)."""
+    for c in frame.columns:
+        if not c.startswith("_") and c not in QUESTION_FIELDS:
+            frame[c] = frame[c].mask(frame[c].isin(kinds.CODED_BLANKS), "")
+
+
+def duplicate_returns(rows: pd.DataFrame, stamp: pd.Series, coded: np.ndarray) -> tuple[pd.Series, pd.Series]:
+    """Return (is a duplicate return, file index of the copy kept) for survey rows (9.8)."""
+    n = len(rows)
+    dup = np.zeros(n, bool)
+    kept_in = np.full(n, -1)
+    if n == 0:
+        return pd.Series(dup, index=rows.index), pd.Series(kept_in, index=rows.index)
+    has_time = ((stamp - stamp.dt.normalize()) != pd.Timedelta(0)).fillna(False).to_numpy()
+    sid = _col(rows, "sheet_id").to_numpy(dtype=object)
+    comm = _col(rows, "community").to_numpy(dtype=object)
+    ok = (comm != "") & stamp.notna().to_numpy() & (has_time | (sid != ""))
+    key = pd.Series(comm.astype(str), index=rows.index) + "|" + stamp.astype(str)
+    cand = ok & key.duplicated(keep=False).to_numpy()
+    if not cand.any():
+        return pd.Series(dup, index=rows.index), pd.Series(kept_in, index=rows.index)
+    idx = np.flatnonzero(cand)
+    sub = pd.DataFrame({"k": key.to_numpy()[idx], "i": idx})
+    m = sub.merge(sub.rename(columns={"i": "j"}), on="k")
+    fi, fj = rows["_fileidx"].to_numpy()[m["i"]], rows["_fileidx"].to_numpy()[m["j"]]
+    m = m[fi != fj]
+    i, j = m["i"].to_numpy(), m["j"].to_numpy()
+    same = (has_time[i] & has_time[j]) | ((sid[i] != "") & (sid[j] != ""))
+    fields = rows["_fields"].to_numpy()
+    for f in ("sheet_id", "duration", "client"):
+        vals = _col(rows, f).to_numpy(dtype=object)
+        has = np.array([f in s.split(",") for s in fields])
+        both = has[i] & has[j]
+        same &= ~both | (vals[i] == vals[j])
+    i, j = i[same], j[same]
+    fidx = rows["_fileidx"].to_numpy()
+    ci, cj = coded[fidx[i]], coded[fidx[j]]
+    better = (~ci & cj) | ((ci == cj) & (fidx[i] < fidx[j]))  # i's copy is kept over j's
+    dup[j[better]] = True
+    kept_in[j[better]] = fidx[i[better]]
+    return pd.Series(dup, index=rows.index), pd.Series(kept_in, index=rows.index)
+
+
+def _judge_survey_file(frame: pd.DataFrame, cmap, record: FileRecord, config: Config, known: set) -> pd.DataFrame:
+    """Return a file's answer codes per question, choosing columns by their answers (9.5–9.7)."""
+    from canvass.ingest.answers import choose_columns, read_column
+
+    cands = frame.attrs.get("candidates", {})
+    choices, notes = choose_columns(cands, cmap, record.file, config, known)
+    record.notes += [{"field": f, "header": str(h).strip(), "why": w} for f, h, w in notes
+                     if f in QUESTION_FIELDS or w == "comment_extra"]
+    out = pd.DataFrame(index=frame.index)
+    for q in QUESTION_FIELDS:
+        if q in cmap.alias:
+            values, col = frame[q], cmap.fields[q]
+        elif q in choices:
+            values, col = cands[choices[q]], choices[q]
+        else:
+            cmap.fields.pop(q, None)
+            out[q] = np.int8(-1)
+            continue
+        cmap.fields[q] = col
+        codes, reading = read_column(values, q, str(cmap.headers[col]).strip(), record.file, config)
+        out[q] = codes.to_numpy()
+        record.readings.append(reading.to_json())
+    record.columns = {f: str(cmap.headers[i]).strip() for f, i in cmap.fields.items()}
+    record.ignored_columns = ignored_headers(cmap.headers, cmap.fields)
+    return out
 
 
 def clean_surveys(frames, known: set, registry: set, config: Config):
-    """Return (survey returns before de-duplication, rejects)."""
-    rows = _stack_files(frames)
+    """Return (survey returns before de-duplication by household, rejects)."""
     qcols = list(QUESTION_FIELDS)
-    cols = ["submitted_at", "date", "community", "key", "anonymous", *qcols, "comment", "file", "row", "order"]
+    cols = ["submitted_at", "date", "community", "key", "anonymous", *qcols, "comment", "duration", "client",
+            "sheet_id", "file", "row", "order"]
+    coded = np.array([_is_coded_file(frame, cmap) for frame, cmap, _ in frames], dtype=bool)
+    for (frame, _cmap, _rec), is_coded in zip(frames, coded):
+        if is_coded:
+            _coded_blanks(frame)
+    rows = _stack_files(frames, "surveys")
     if rows is None:
         return _empty(cols), _empty(REJECT_COLUMNS)
-    v, stamp = _common_checks("surveys", rows, known)
+    stamp = parse_datetimes(_col(rows, "submitted_at"))
+    dup, kept_in = duplicate_returns(rows, stamp, coded)
+    codes = []
+    for i, (frame, cmap, record) in enumerate(frames):
+        mine = (rows["_fileidx"] == i).to_numpy()
+        if mine.any() and dup.to_numpy()[mine].all():
+            record.duplicate_of = frames[int(np.bincount(kept_in.to_numpy()[mine]).argmax())][2].file
+            codes.append(pd.DataFrame(np.int8(-1), index=frame.index, columns=qcols))
+        else:
+            codes.append(_judge_survey_file(frame, cmap, record, config, known))
+    answers = pd.concat(codes, ignore_index=True) if codes else pd.DataFrame(columns=qcols)
+    v, stamp = _common_checks("surveys", rows, known, first=(dup, "duplicate return"))
     v.reject(rows["_addr_bad"] | (rows["_addr_present"] & rows["_addr_missing"]), "unparseable address", "address")
     v.reject(rows["_addr_present"] & ~_isin(rows["_key"], registry), "unknown household", "address")
     rejects = _reject_frame("surveys", rows, v, stamp)
     ok = v.ok
+    from canvass.ingest.answers import client_text, duration_seconds
     out = pd.DataFrame({
         "submitted_at": stamp[ok], "date": stamp[ok].dt.normalize(), "community": rows.loc[ok, "community"],
         "key": rows.loc[ok, "_key"].where(rows.loc[ok, "_addr_present"], ""),
         "anonymous": ~rows.loc[ok, "_addr_present"].astype(bool),
     })
     for q in qcols:
-        out[q] = _answer_codes(_col(rows, q)[ok], q, config)
+        out[q] = answers.loc[ok.to_numpy(), q].to_numpy().astype("int8")
     out["comment"] = _col(rows, "comment")[ok]
+    out["duration"] = duration_seconds(_col(rows, "duration")[ok])
+    out["client"] = client_text(_col(rows, "client")[ok].astype(str))
+    out["sheet_id"] = _col(rows, "sheet_id")[ok]
     out["file"] = rows.loc[ok, "_file"]
     out["row"] = rows.loc[ok, "_row"]
     out = out.reset_index(drop=True)
@@ -407,7 +647,7 @@ def clean_surveys(frames, known: set, registry: set, config: Config):
 
 def clean_issues(frames, known: set, config: Config):
     """Return (issues, rejects)."""
-    rows = _stack_files(frames)
+    rows = _stack_files(frames, "issues")
     cols = ["raised", "community", "category", "description", "handling", "status", "resolved",
             "address", "file", "row"]
     if rows is None:
@@ -426,11 +666,10 @@ def clean_issues(frames, known: set, config: Config):
     effective = resolved.dt.normalize().where(resolved_text != "", raised.dt.normalize())
     effective = effective.where(is_resolved)
     address = _col(rows, "address") if "address" in rows else pd.Series("", index=rows.index)
-    canon = pd.DataFrame({"r": raised, "c": rows["community"], "cat": _col(rows, "category"),
-                          "d": _col(rows, "description"), "h": handling, "s": status,
-                          "rs": effective, "a": _col(rows, "address")})
-    dup = v.ok & canon[v.ok].duplicated(keep="first").reindex(rows.index, fill_value=False)
-    v.reject(dup, "duplicate row")
+    canon = pd.DataFrame({"community": rows["community"], "category": _col(rows, "category"),
+                          "description": _col(rows, "description"), "handling": handling, "status": status,
+                          "resolved": effective.astype(str), "address": _col(rows, "address")})
+    v.reject(duplicate_rows(canon, v.ok, _mapped(rows), raised), "duplicate row")
     rejects = _reject_frame("issues", rows, v, raised)
     ok = v.ok
     out = pd.DataFrame({
@@ -442,42 +681,57 @@ def clean_issues(frames, known: set, config: Config):
 
 
 def check_data_folder(data_dir: Path) -> Path:
-    """Return ``data_dir`` if it exists with its four sub-folders, else raise InputError."""
+    """Return ``data_dir`` if it exists with its four required sub-folders, else raise InputError."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise InputError("数据文件夹不存在 data folder not found", file=str(data_dir),
                          expected="含 households/ visits/ surveys/ issues/ 子文件夹的文件夹")
-    for kind in KINDS:
+    for kind in kinds.REQUIRED_FOLDERS:
         if not (data_dir / kind).is_dir():
-            raise InputError(f"缺少子文件夹 missing sub-folder: {kind}/", file=str(data_dir),
+            raise InputError(f"缺少子文件夹 missing sub-folder: {kind}/（{kinds.KINDS[kind].label}）", file=str(data_dir),
                              expected="households/ visits/ surveys/ issues/ 四个子文件夹")
     return data_dir
+
+
+def _registry_communities(frames, config: Config) -> list:
+    """Return the communities named by the registry's community columns, in file order."""
+    names: list = list(config.communities)
+    for frame, _cmap, _rec in frames:
+        if "community" in frame:
+            names += [c for c in pd.unique(frame["community"]) if c]
+    return list(dict.fromkeys(names))
 
 
 def clean_folder(data_dir: Path, config: Config) -> Cleaned:
     """Read and clean every input of a data folder; raise InputError for unreadable files."""
     data_dir = check_data_folder(data_dir)
-    read = {kind: read_kind(data_dir, kind, config) for kind in KINDS}
-    files = [r for kind in KINDS for r in read[kind][1]]
-    raws = {k: v for kind in KINDS for k, v in read[kind][2].items()}
+    read = {kind: read_kind(data_dir, kind, config) for kind in kinds.KINDS}
+    files = [r for kind in kinds.KINDS for r in read[kind][1]]
+    raws = {k: v for kind in kinds.KINDS for k, v in read[kind][2].items()}
 
-    households, rej_h = clean_households(read["households"][0])
-    order = list(dict.fromkeys([c for c in config.communities] + [c for c in pd.unique(households["community"])]))
+    _settle_community(read["households"][0], "households", config, _registry_communities(read["households"][0], config))
+    households, rej_h = clean_households(read["households"][0], config)
+    order = list(dict.fromkeys(list(config.communities) + [c for c in pd.unique(households["community"])]))
     reg_comms = set()
-    for frame, _ in read["households"][0]:
+    for frame, _cmap, _rec in read["households"][0]:
         reg_comms.update(c for c in pd.unique(_col(frame, "community")) if c)
     for c in sorted(reg_comms - set(order)):
         order.append(c)
     known = set(order)
+    for kind in ("visits", "surveys", "issues"):
+        _settle_community(read[kind][0], kind, config, order)
     registry = set(households["key"])
     visits, rej_v = clean_visits(read["visits"][0], known, registry)
     surveys, rej_s = clean_surveys(read["surveys"][0], known, registry, config)
     issues, rej_i = clean_issues(read["issues"][0], known, config)
-    rejects = pd.concat([r for r in (rej_h, rej_v, rej_s, rej_i) if len(r)], ignore_index=True) \
-        if any(len(r) for r in (rej_h, rej_v, rej_s, rej_i)) else _empty(REJECT_COLUMNS + ["kind", "date", "household"])
+    parts = [r for r in (rej_h, rej_v, rej_s, rej_i) if len(r)]
+    rejects = pd.concat(parts, ignore_index=True) if parts else _empty(REJECT_COLUMNS + ["kind", "date", "household"])
     rejects = attach_raw(rejects, raws)
     surveys = attach_survey_raw(surveys, raws)
-    return Cleaned(households, visits, surveys, issues, rejects, files, order, config, raw=raws)
+    per_file = rejects["file"].value_counts() if len(rejects) else {}
+    for record in files:
+        record.rejected_rows = int(per_file.get(record.file, 0)) if len(rejects) else 0
+    return Cleaned(households, visits, surveys, issues, rejects, files, order, config)
 
 
 def attach_survey_raw(surveys: pd.DataFrame, raws: dict) -> pd.DataFrame:

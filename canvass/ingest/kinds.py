@@ -1,66 +1,101 @@
-"""What each input file kind holds: fields, aliases, required columns, value codes.
+"""Input kinds declared as data: each kind's fields, aliases, value vocabularies and reasons.
 
-Header matching follows the contract's precedence: exact aliases (first listed wins)
-beat survey keyword rules; split address columns beat an address string.
+Readers, header mapping, cleaning and ``--check`` all work from these declarations
+(a schema is a value). A new input kind is a new ``Kind`` here plus its cleaner.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from canvass.errors import InputError
-from canvass.ingest.normalize import normalize_header
 from canvass.vocab import QUESTION_FIELDS
-
-COMMUNITY = ("社区", "所属社区", "社区名称")
-ADDRESS = ("地址", "住址", "门牌地址", "家庭住址")
-BUILDING = ("楼号", "楼栋", "楼")
-UNIT = ("单元",)
-ROOM = ("室", "门牌号", "房号", "户号")
 
 
 @dataclass(frozen=True)
-class KindSpec:
-    """Fields of one input kind: field → aliases (in precedence order), and which are required."""
+class Field:
+    """One field of an input kind: its header aliases (first listed wins) and its values.
 
-    kind: str
-    fields: dict
-    required: tuple
-    address_required: bool
-    keyword_rules: bool = False
-    ignored: tuple = ()
-    labels: dict = field(default_factory=dict)
+    ``values`` maps a normalised cell to a code; ``alias_values`` adds values understood
+    only under one header (``是`` in a 是否入户 column means entered).
+    """
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+    values: dict | None = None
+    alias_values: dict = field(default_factory=dict)
+    unknown_reason: str | None = None
+    personal: bool = False
 
 
-SPECS = {
-    "households": KindSpec(
-        "households",
-        {"community": COMMUNITY, "grid": ("网格", "所属网格", "网格名称", "网格编号"),
-         "occupancy": ("居住状态", "房屋状态"), "name": ("户主", "户主姓名", "姓名"),
-         "phone": ("联系电话", "电话", "手机", "手机号")},
-        required=("community", "grid"), address_required=True),
-    "visits": KindSpec(
-        "visits",
-        {"date": ("走访日期", "入户日期", "日期", "时间"), "community": COMMUNITY,
-         "outcome": ("走访结果", "结果", "入户情况"),
-         "materials": ("发放材料", "发放材料数", "宣传材料", "宣传材料(份)"),
-         "visitor": ("走访人", "工作人员")},
-        required=("date", "community", "outcome"), address_required=True),
-    "surveys": KindSpec(
-        "surveys",
-        {"submitted_at": ("提交时间", "提交答卷时间", "填写时间", "日期"),
-         "community": ("社区", "所在社区", "您所在的社区", "所属社区")},
-        required=("submitted_at", "community"), address_required=False, keyword_rules=True,
-        ignored=("序号", "所用时间", "来源", "来源详情", "来自IP", "总分")),
-    "issues": KindSpec(
-        "issues",
-        {"raised": ("登记日期", "反映日期", "日期"), "community": COMMUNITY,
-         "category": ("问题类别", "类别", "问题类型"), "description": ("问题描述", "问题内容", "内容"),
-         "handling": ("处理方式",), "status": ("办理状态", "状态"), "resolved": ("办结日期",)},
-        required=("raised", "community", "status"), address_required=False),
+@dataclass(frozen=True)
+class Kind:
+    """One input folder (households/, visits/, …): what its files hold."""
+
+    name: str
+    label: str  # what staff call it
+    fields: tuple[Field, ...]
+    address: str  # "required", "optional" or "none"
+    date_field: str | None = None
+    keyword_rules: bool = False  # survey question columns recognised by keywords
+    optional_folder: bool = False
+    missing_order: tuple[str, ...] = ()  # the order in which `missing <field>` is checked
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """Fields a file must have a column for (the community may come from elsewhere: 9.1)."""
+        return tuple(f.name for f in self.fields if f.required)
+
+    @property
+    def address_required(self) -> bool:
+        return self.address == "required"
+
+
+# --- shared aliases ------------------------------------------------------------------------
+
+COMMUNITY = ("社区", "所属社区", "社区名称")
+GRID = ("网格", "所属网格", "网格名称", "网格编号")
+ADDRESS = ("地址", "住址", "门牌地址", "家庭住址")
+BUILDING = ("楼号", "楼栋", "楼", "楼栋号", "栋号", "幢号")
+UNIT = ("单元", "单元号")
+ROOM = ("室", "门牌号", "房号", "户号", "房间", "房间号", "户室号", "室号")
+ADDRESS_ALIASES = {"address": ADDRESS, "building": BUILDING, "unit": UNIT, "room": ROOM}
+ADDRESS_FIELDS = tuple(ADDRESS_ALIASES)
+
+# --- value vocabularies --------------------------------------------------------------------
+
+OCCUPANCY = {"常住": "occupied", "自住": "occupied", "出租": "occupied", "": "occupied",
+             "空置": "vacant", "空房": "vacant"}
+OUTCOMES = {"已入户": "entered", "入户成功": "entered", "成功": "entered",
+            "线上宣传": "online", "线上": "online", "微信": "online",
+            "不在家": "not_home", "无人": "not_home", "无人在家": "not_home",
+            "拒访": "refused", "拒绝": "refused"}
+STATUSES = {"已办结": "resolved", "已解决": "resolved", "完成": "resolved",
+            "办理中": "open", "未解决": "open", "待处理": "open"}
+HANDLING = {"社区解决": "local", "上报": "escalated", "已上报": "escalated"}
+
+# Survey answers per question: (positive, negative); matched exactly, never by substring.
+ANSWERS = {
+    "satisfaction": (("非常满意", "满意", "比较满意", "基本满意"), ("一般", "不太满意", "不满意", "非常不满意")),
+    "support": (("非常支持", "支持", "比较支持"), ("不支持", "不太支持", "无所谓", "说不清")),
+    "participation": (("参与过", "参与", "经常参与", "偶尔参与", "是"), ("没参与过", "没有参与", "未参与", "从未参与", "否")),
+    "garbage_sorting": (("了解", "知道", "清楚", "是"), ("不了解", "不知道", "不清楚", "否")),
+    "awareness": (("知道", "知晓", "了解", "清楚", "是"), ("不知道", "不知晓", "不了解", "不清楚", "否")),
 }
+UNANSWERED = ("", "(跳过)", "(空)")
+# Cells that mean "nothing here" in every field (platform placeholders), and in comments.
+BLANK_MARKERS = ("NULL", "null", "None", "N/A", "#N/A", "(空)", "(跳过)", "-")
+COMMENT_BLANKS = ("无", "没有", "无意见")
+CODED_BLANKS = ("-2", "-3")  # 问卷星 按序号: empty and skipped
 
-# Survey question columns are recognised by keywords; first matching rule wins.
+# Survey question columns by keyword: first rule that matches wins.
 KEYWORD_RULES = (
     ("satisfaction", lambda h: "满意" in h),
     ("support", lambda h: "支持" in h),
@@ -73,113 +108,69 @@ KEYWORD_RULES = (
     ("community", lambda h: "社区" in h),
 )
 
-ANSWERS = {
-    "satisfaction": (("非常满意", "满意", "比较满意", "基本满意"), ("一般", "不太满意", "不满意", "非常不满意")),
-    "support": (("非常支持", "支持", "比较支持"), ("不支持", "不太支持", "无所谓", "说不清")),
-    "participation": (("参与过", "参与", "经常参与", "偶尔参与", "是"), ("没参与过", "没有参与", "未参与", "从未参与", "否")),
-    "garbage_sorting": (("了解", "知道", "清楚", "是"), ("不了解", "不知道", "不清楚", "否")),
-    "awareness": (("知道", "知晓", "了解", "清楚", "是"), ("不知道", "不知晓", "不了解", "不清楚", "否")),
-}
-UNANSWERED = ("", "(跳过)", "(空)")
+# Platform bookkeeping columns (9.4): never a question, address or community column.
+BOOKKEEPING_CONTAINS = ("IP", "浏览器", "操作系统", "填写设备", "设备类型", "昵称", "所用时间", "答题时长",
+                        "填写用时", "答题用时", "开始时间", "开始答题时间", "地理位置", "总分", "得分")
+BOOKKEEPING_EQUALS = ("序号", "编号", "答卷编号", "答题序号", "来源", "来源详情", "渠道", "来源渠道",
+                      "省份", "城市")
+# The three kept for credibility checks: field → test on the normalised header.
+BOOKKEEPING_FIELDS = (
+    ("duration", lambda h: any(k in h for k in ("所用时间", "答题时长", "填写用时", "答题用时"))),
+    ("client", lambda h: h in ("来自IP", "IP地址", "IP")),
+    ("sheet_id", lambda h: h in ("序号", "编号", "答卷编号", "答题序号")),
+)
 
-OUTCOMES = {"已入户": "entered", "入户成功": "entered", "成功": "entered",
-            "线上宣传": "online", "线上": "online", "微信": "online",
-            "不在家": "not_home", "无人": "not_home", "无人在家": "not_home",
-            "拒访": "refused", "拒绝": "refused"}
-STATUSES = {"已办结": "resolved", "已解决": "resolved", "完成": "resolved",
-            "办理中": "open", "未解决": "open", "待处理": "open"}
-HANDLING = {"社区解决": "local", "上报": "escalated", "已上报": "escalated"}
-OCCUPANCY = {"常住": "occupied", "自住": "occupied", "出租": "occupied", "": "occupied",
-             "空置": "vacant", "空房": "vacant"}
 
-ADDRESS_FIELDS = ("address", "building", "unit", "room")
+def is_bookkeeping(header: str) -> bool:
+    """Return True for a platform bookkeeping header (already normalised)."""
+    return header in BOOKKEEPING_EQUALS or any(k in header for k in BOOKKEEPING_CONTAINS)
+
+
+# --- the kinds -----------------------------------------------------------------------------
+
+HOUSEHOLDS = Kind(
+    "households", "住户台账",
+    (Field("community", COMMUNITY),
+     Field("grid", GRID),
+     Field("occupancy", ("居住状态", "房屋状态"), values=OCCUPANCY, unknown_reason="unknown occupancy"),
+     Field("name", ("户主", "户主姓名", "姓名"), personal=True),
+     Field("phone", ("联系电话", "电话", "手机", "手机号"), personal=True)),
+    address="required", missing_order=("community", "grid", "address"))
+
+VISITS = Kind(
+    "visits", "入户走访记录",
+    (Field("date", ("走访日期", "入户日期", "日期", "时间"), required=True),
+     Field("community", COMMUNITY),
+     Field("outcome", ("走访结果", "结果", "入户情况", "是否入户", "走访情况"), required=True, values=OUTCOMES,
+           alias_values={"是否入户": {"是": "entered", "否": "not_home"}}, unknown_reason="unknown outcome"),
+     Field("materials", ("发放材料", "发放材料数", "宣传材料", "宣传材料(份)")),
+     Field("visitor", ("走访人", "工作人员"), personal=True)),
+    address="required", date_field="date", missing_order=("date", "community", "address", "outcome"))
+
+SURVEYS = Kind(
+    "surveys", "调查问卷",
+    (Field("submitted_at", ("提交时间", "提交答卷时间", "填写时间", "日期", "结束答题时间", "完成时间", "交卷时间"),
+           required=True),
+     Field("community", ("社区", "所在社区", "您所在的社区", "所属社区"))),
+    address="optional", date_field="submitted_at", keyword_rules=True,
+    missing_order=("submitted_at", "community"))
+
+ISSUES = Kind(
+    "issues", "问题清单",
+    (Field("raised", ("登记日期", "反映日期", "日期", "登记时间", "反映时间", "受理时间"), required=True),
+     Field("community", COMMUNITY),
+     Field("category", ("问题类别", "类别", "问题类型")),
+     Field("description", ("问题描述", "问题内容", "内容"), personal=True),
+     Field("handling", ("处理方式",), values=HANDLING),
+     Field("status", ("办理状态", "状态", "是否办结", "办理情况"), required=True, values=STATUSES,
+           alias_values={"是否办结": {"是": "resolved", "否": "open"}}, unknown_reason="unknown status"),
+     Field("resolved", ("办结日期", "办结时间", "完成时间"))),
+    address="none", date_field="raised", missing_order=("raised", "community", "status"))
+
+KINDS = {k.name: k for k in (HOUSEHOLDS, VISITS, SURVEYS, ISSUES)}
+SPECS = KINDS  # the name the header tests use
+REQUIRED_FOLDERS = ("households", "visits", "surveys", "issues")
+
+SURVEY_FIELDS = QUESTION_FIELDS + ("comment", "duration", "client", "sheet_id")
 ALL_FIELDS = frozenset(
-    [f for spec in SPECS.values() for f in spec.fields] + list(ADDRESS_FIELDS)
-    + list(QUESTION_FIELDS) + ["comment"])
-
-
-
-
-
-@dataclass
-class ColumnMap:
-    """How one file's header maps to fields: field → column position, plus the ignored columns."""
-
-    fields: dict
-    split_address: bool
-    ignored: list
-
-    def has(self, name: str) -> bool:
-        return name in self.fields
-
-
-def aliases_for(spec: KindSpec, extra: dict) -> dict:
-    """Return field → aliases for a kind, built-in first then subdistrict.yml's extras."""
-    out = {f: tuple(a) for f, a in spec.fields.items()}
-    address = {"address": ADDRESS, "building": BUILDING, "unit": UNIT, "room": ROOM}
-    out.update(address)
-    for f, more in extra.items():
-        if f in out or f in QUESTION_FIELDS or f == "comment":
-            out[f] = tuple(out.get(f, ())) + tuple(more)
-    return out
-
-
-def required_aliases(spec: KindSpec, extra: dict) -> set:
-    """Return the header texts that count toward detecting the header row."""
-    aliases = aliases_for(spec, extra)
-    names = set(spec.required) | ({"address", "building", "room", "unit"} if spec.address_required else set())
-    return {a for f in names for a in aliases.get(f, ())}
-
-
-def map_columns(headers: list, spec: KindSpec, extra_aliases: dict, file: str) -> ColumnMap:
-    """Return the ColumnMap of a header row, or raise InputError naming what is missing."""
-    norm = [normalize_header(h) for h in headers]
-    aliases = aliases_for(spec, extra_aliases)
-    chosen: dict = {}
-    taken: set = set()
-    for fname, names in aliases.items():
-        for alias in names:  # the alias listed first wins
-            hits = [i for i, h in enumerate(norm) if h == alias and i not in taken]
-            if hits:
-                chosen[fname] = hits[0]
-                taken.add(hits[0])
-                break
-    if spec.keyword_rules:
-        by_rule: dict = {}
-        for i, h in enumerate(norm):
-            if i in taken or not h or h in spec.ignored:
-                continue
-            for fname, rule in KEYWORD_RULES:
-                if rule(h):
-                    by_rule.setdefault(fname, []).append(i)
-                    break
-        for fname, cols in by_rule.items():
-            if fname in chosen or (fname == "address" and "building" in chosen):
-                continue
-            if len(cols) > 1:
-                names = "”、“".join(str(headers[i]).strip() for i in cols)
-                raise InputError(f"多列都像是 {fname}：“{names}”，无法确定用哪一列 (ambiguous column mapping)",
-                                 file=file, column=str(headers[cols[0]]).strip(),
-                                 expected=f"只有一列对应 {fname}，或在 subdistrict.yml 的 aliases 中指定")
-            chosen[fname] = cols[0]
-            taken.add(cols[0])
-    split = "building" in chosen and "room" in chosen
-    if split:
-        chosen.pop("address", None)
-    else:
-        for part in ("building", "unit", "room"):
-            chosen.pop(part, None)
-    missing = [f for f in spec.required if f not in chosen]
-    if spec.address_required and "address" not in chosen and not split:
-        missing.append("address")
-    if missing:
-        f = missing[0]
-        if f == "address":
-            accepted = "、".join(ADDRESS) + "，或分列 " + "/".join(BUILDING) + " + " + "/".join(UNIT) + " + " + "/".join(ROOM)
-        else:
-            accepted = "、".join(aliases.get(f, ()))
-        raise InputError(f"缺少必需的列 missing required column: {f}", file=file, column=f,
-                         expected=f"表头中有以下之一：{accepted}")
-    ignored = [str(headers[i]) for i in range(len(headers))
-               if i not in chosen.values() and str(headers[i]).strip()]
-    return ColumnMap(fields=chosen, split_address=split, ignored=ignored)
+    [f for k in KINDS.values() for f in k.field_names] + list(ADDRESS_FIELDS) + list(SURVEY_FIELDS))

@@ -212,11 +212,15 @@ def read_sheet(path: Path, file: str) -> RawSheet:
 
 
 def list_input_files(folder: Path) -> list[Path]:
-    """Return the readable files of a kind's folder in sorted file-name order."""
+    """Return the readable files of a kind's folder and its sub-folders, by ``/``-separated relative path.
+
+    Hidden files and folders and Excel's ``~$`` lock files are skipped.
+    """
     files = []
-    for p in sorted(folder.iterdir(), key=lambda p: p.name):
-        if p.name.startswith((".", "~$")) or not p.is_file():
+    for p in folder.rglob("*"):
+        rel = p.relative_to(folder)
+        if any(part.startswith((".", "~$")) for part in rel.parts) or not p.is_file():
             continue
         if p.suffix.lower() in READERS:
-            files.append(p)
-    return files
+            files.append((rel.as_posix(), p))
+    return [p for _, p in sorted(files)]

@@ -21,6 +21,7 @@ import pandas as pd
 from canvass import __version__
 from canvass.config import KINDS, Config, load_config
 from canvass.ingest.clean import Cleaned, FileRecord, clean_folder, list_input_files
+from canvass.vocab import METRIC_FIELDS
 
 TABLES = ("households", "visits", "surveys", "issues", "rejects")
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -53,16 +54,26 @@ def input_fingerprint(data_dir: Path, config_file: Path | None = None) -> str:
 
 def _config_json(config: Config) -> dict:
     d = dataclasses.asdict(config)
-    if d["campaign_start"] is not None:
-        d["campaign_start"] = d["campaign_start"].isoformat()
+    for k in ("campaign_start", "assessment_date"):
+        if d.get(k) is not None:
+            d[k] = d[k].isoformat()
+    # JSON keys are text: codes are re-read as integers in _config_from_json.
     return d
 
 
 def _config_from_json(d: dict) -> Config:
     d = dict(d)
-    if d.get("campaign_start"):
-        d["campaign_start"] = dt.date.fromisoformat(d["campaign_start"])
+    for k in ("campaign_start", "assessment_date"):
+        if d.get(k):
+            d[k] = dt.date.fromisoformat(d[k])
     d["communities"] = tuple(d["communities"])
+    d["ignore_columns"] = tuple(d.get("ignore_columns", ()))
+    d["grids"] = {c: {g: tuple(b) for g, b in grids.items()} for c, grids in d.get("grids", {}).items()}
+
+    def ints(m: dict) -> dict:
+        return {k: ({int(c): v for c, v in val.items()} if k in METRIC_FIELDS else ints(val))
+                for k, val in m.items()}
+    d["codes"] = ints(d.get("codes", {}))
     d["issue_categories"] = tuple(d["issue_categories"])
     d["aliases"] = {k: tuple(v) for k, v in d["aliases"].items()}
     return Config(**d)
