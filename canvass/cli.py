@@ -94,7 +94,37 @@ def run_check(options, console) -> int:
         console.print(t)
     else:
         console.print("没有被剔除的记录。")
-    return 0
+    return print_check_findings(cleaned.files, console)
+
+
+def print_check_findings(files, console) -> int:
+    """Print how files were read and what needs a decision; return 1 when there is a warning."""
+    from canvass.ingest.check import community_lines, file_warnings
+    from canvass.vocab import RATE_LABELS
+
+    lines = community_lines(files)
+    if lines:
+        console.print("社区来自文件名或配置（表中没有“社区”列）：", markup=False)
+        for line in lines:
+            console.print("  " + shown_text(line), markup=False)
+    for f in files:
+        for r in f.readings:
+            if r["invalid"]:
+                ex = "、".join(f"“{e}”" for e in r["invalid_examples"])
+                console.print(shown_text(f"{f.file}：列“{r['header']}”（{RATE_LABELS.get(r['field'], r['field'])}）"
+                                         f"{r['invalid']} 个回答无法识别，如 {ex}"), markup=False)
+    warnings = file_warnings(files)
+    if not warnings:
+        console.print("所有文件都已读懂，无需补充配置。", markup=False)
+        return 0
+    console.print(f"需要处理的问题 {len(warnings)} 个（退出码 1）：", markup=False)
+    for i, w in enumerate(warnings, 1):
+        console.print(shown_text(f"{i}. {w.file}：{w.message}"), markup=False)
+        if w.yml:
+            console.print("   在 subdistrict.yml 中加上：", markup=False)
+            for line in w.yml.splitlines():
+                console.print("     " + shown_text(line), markup=False)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from canvass import __version__
+from canvass.ingest.check import file_warnings
 from canvass.ingest.clean import Cleaned, clean_folder
 from canvass.memory import release_memory
 from canvass.metrics import metrics_over_weeks, week_view
@@ -242,7 +243,12 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
                 "config_file": config.source,
                 "inputs": [{"path": f.file, "kind": f.kind, "sha256": f.sha256, "rows": f.data_rows,
                             "blank_rows": f.blank_rows, "header_row": f.header_row,
-                            "ignored_columns": f.ignored_columns} for f in files],
+                            "ignored_columns": f.ignored_columns, "columns": f.columns,
+                            "community": f.community, "community_source": f.community_source,
+                            "candidates_left_out": f.notes, "metric_columns": f.readings,
+                            "unassigned_grid_rows": f.unassigned_grid, "duplicate_download_of": f.duplicate_of,
+                            "rejected_rows": f.rejected_rows} for f in files],
+                "warnings": [w.to_json() for w in file_warnings(files)],
                 "parameters": {"targets": plan.targets, "overrides": options.params,
                                "overdue_days": options.params.get("overdue_days") or config.overdue_days,
                                "communities_selected": plan.selected, "force": options.force,
