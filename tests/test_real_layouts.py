@@ -269,3 +269,21 @@ def test_registry_rows_accounted_with_real_layouts(tmp_path):
     c = clean_folder(data, Config())
     assert reasons(c, "households/乙社区台账.csv") == {4: "unparseable address"}
     assert_rows_accounted(c)
+
+
+def test_fix_workbook_lists_rejected_rows_with_their_cells_and_missing_addresses(tmp_path):
+    from openpyxl import load_workbook
+
+    from canvass.run.batch import write_rejects
+
+    data = make_data(tmp_path / "d", visits=[visit(), visit(address="9-9-901"), visit(outcome="???")])
+    c = clean_folder(data, Config())
+    n = write_rejects(c, "2023-W36", tmp_path / "rejects.csv", tmp_path / "fix", {"甲社区": "jia", "乙社区": "yi"})
+    assert n == 2
+    wb = load_workbook(tmp_path / "fix" / "jia.xlsx")
+    rows = list(wb["待更正记录"].values)
+    assert rows[0][:3] == ("文件", "行号", "原因") and "走访结果" in rows[0]
+    assert [r[:3] for r in rows[1:]] == [("visits/v.csv", 3, "地址在住户台账中不存在"), ("visits/v.csv", 4, "走访结果无法识别")]
+    assert list(wb["台账缺少的地址"].values)[1] == ("9-9-901", "visits/v.csv", 1)
+    empty = load_workbook(tmp_path / "fix" / "yi.xlsx")
+    assert list(empty["待更正记录"].values)[1][0] == "本周没有需要更正的记录"

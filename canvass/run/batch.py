@@ -78,10 +78,19 @@ def rejects_table(cleaned: Cleaned, week: str) -> pd.DataFrame:
     return r[["file", "row", "community", "field", "reason", "说明", "raw"]].fillna("")
 
 
-def write_rejects(cleaned: Cleaned, week: str, path: Path) -> int:
-    """Write internal/W/rejects.csv (UTF-8 with BOM); return its row count."""
+def write_rejects(cleaned: Cleaned, week: str, path: Path, fix_dir: Path | None = None,
+                  slugs: dict | None = None) -> int:
+    """Write internal/W/rejects.csv (UTF-8 with BOM) and, with ``fix_dir``, each community's
+    to-fix workbook (internal/W/fix/<slug>.xlsx); return the rejects' row count."""
     table = rejects_table(cleaned, week)
     write_bytes(path, ("\ufeff" + table.to_csv(index=False, lineterminator="\n")).encode("utf-8"))
+    if fix_dir is not None:
+        from canvass.report.fixlist import write_fixlist
+
+        kinds = {r.file: r.kind for r in cleaned.files}
+        fix = table.assign(kind=table["file"].map(kinds))
+        for community, slug in (slugs or {}).items():
+            write_fixlist(fix, community, week, fix_dir / f"{slug}.xlsx")
     return len(table)
 
 
@@ -170,7 +179,7 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
             write_metrics_csv(plan.metrics, wdir / "metrics.csv")
             history = metrics_over_weeks(cleaned, week, plan.targets)
             write_metrics_xlsx(plan.metrics, history, wdir / "metrics.xlsx")
-            n_rejects = write_rejects(cleaned, week, idir / "rejects.csv")
+            n_rejects = write_rejects(cleaned, week, idir / "rejects.csv", idir / "fix", plan.slugs)
             timings["tables"] = round(time.perf_counter() - t, 3)
             # The notebooks read their own slices: free the cleaned tables before they run.
             communities, files = list(cleaned.communities), list(cleaned.files)
