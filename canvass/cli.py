@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, help="另用的 subdistrict.yml")
     p.add_argument("--list-params", action="store_true", help="列出笔记本的全部参数后退出")
     p.add_argument("--check", action="store_true", help="只读取和清洗，按文件和社区列出剔除的记录后退出")
+    p.add_argument("--init-config", action="store_true",
+                   help="根据数据文件夹写一个带注释的 subdistrict.yml（已存在时不覆盖）后退出")
     p.add_argument("--force", action="store_true", help="忽略上次的结果，全部重新生成")
     p.add_argument("--scheduler", help="Dask 调度器地址（如 tcp://host:8786），在集群上运行")
     p.add_argument("--fresh-kernels", action="store_true", help="每个笔记本用新内核（较慢，用于核对）")
@@ -145,6 +147,13 @@ def main(argv: list[str] | None = None) -> int:
                                jobs=args.jobs, params=params, config_file=args.config, force=args.force,
                                executor="dask" if args.scheduler else "local", scheduler=args.scheduler,
                                warm=not args.fresh_kernels, lock_wait=args.lock_wait)
+        if args.init_config:
+            from canvass.ingest.starter import write_starter_config
+
+            path = write_starter_config(args.data)
+            console.print(f"已写入 {shown_text(path)}：请核对其中的内容（标有“待填写”的必须填写），"
+                          f"再运行 --check 检查。", markup=False)
+            return 0
         if args.check:
             return run_check(options, console)
         return run_and_report(options, console)

@@ -241,6 +241,9 @@ def _parse_real_export_keys(raw: dict, source: str, kw: dict) -> None:
         if not isinstance(f, dict) or not all(isinstance(v, str) and v.strip() for v in f.values()):
             _fail("files 应为 文件名通配符: 社区名称 的键值对", source, "{\"surveys/问卷星_2151*.xls\": 七一社区}")
         kw["files"] = {str(k).strip(): nfkc(v) for k, v in f.items()}
+        todo = [k for k, v in kw["files"].items() if v == "待填写"]
+        if todo:
+            _fail(f"files 中 “{todo[0]}” 的社区还是“待填写”", source, "填写这个文件所属的社区名称")
     if "grids" in raw:
         g = raw["grids"]
         if not isinstance(g, dict) or not all(isinstance(v, dict) for v in g.values()):

@@ -287,3 +287,19 @@ def test_fix_workbook_lists_rejected_rows_with_their_cells_and_missing_addresses
     assert list(wb["台账缺少的地址"].values)[1] == ("9-9-901", "visits/v.csv", 1)
     empty = load_workbook(tmp_path / "fix" / "yi.xlsx")
     assert list(empty["待更正记录"].values)[1][0] == "本周没有需要更正的记录"
+
+
+def test_init_config_writes_a_starter_that_check_then_accepts_once_filled(tmp_path, capsys):
+    data = make_data(tmp_path / "d", visits=[visit()])
+    write(data, "households", "丙社区台账.csv", [["楼号", "单元", "室"], ["7", "1", "101"], ["8", "1", "101"]])
+    write(data, "surveys", "download.csv", [WJX[:6], ["1", "2023-09-05 10:00:00", "95秒", "x", "1.2.3.4", "1"]])
+    assert main(["--init-config", "--data", str(data)]) == 0
+    text = (data / "subdistrict.yml").read_text(encoding="utf-8")
+    assert '"surveys/download.csv": 待填写' in text
+    assert "丙社区: {第1网格: [7, 8]}" in text
+    assert '"surveys/download.csv": {awareness: {1: 待填写}}' in text
+    assert main(["--init-config", "--data", str(data)]) == 2  # never overwrites
+    assert main(["--check", "--data", str(data)]) == 2  # 待填写 stops the run until filled in
+    text = text.replace('"surveys/download.csv": 待填写', '"surveys/download.csv": 甲社区').replace("{1: 待填写}", "{1: positive}")
+    (data / "subdistrict.yml").write_text(text, encoding="utf-8")
+    assert main(["--check", "--data", str(data), "--week", "2023-W36"]) == 0
