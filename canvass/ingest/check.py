@@ -88,3 +88,31 @@ def community_lines(files) -> list[str]:
             how = {"files:": "subdistrict.yml 的 files:", "file name": "文件名"}.get(f.community_source, f.community_source)
             lines.append(f"{f.file} → {f.community}（按{how}）")
     return lines
+
+
+def rate_gaps(files) -> list[dict]:
+    """Return, per survey file, each rate that left the file's answers out and why (plain Chinese).
+
+    The digest's data-quality section lists these, so that a rate shown as 无数据 or computed
+    from fewer files never reads as a full count.
+    """
+    out = []
+    for f in files:
+        if f.kind != "surveys":
+            continue
+        if f.duplicate_of:
+            out.append({"community": f.community, "file": f.file, "rate": "全部",
+                        "why": f"与 {f.duplicate_of} 重复下载，只计一次"})
+            continue
+        for r in f.readings:
+            if not r["decoded"]:
+                kind = "分数" if r["coding"] == "scored" or any(str(v)[-1:] in "分星" for v in r["values_seen"]) \
+                    else "数字编号"
+                key = "scales" if kind == "分数" else "codes"
+                out.append({"community": f.community, "file": f.file, "rate": _q(r["field"]),
+                            "why": f"回答是{kind}，subdistrict.yml 未写明 {key}:，这份文件的回答未计入"})
+        for n in f.notes:
+            if n["why"] == "looks_like":
+                out.append({"community": f.community, "file": f.file, "rate": _q(n["field"]),
+                            "why": f"列“{n['header']}”的回答大多无法识别，未使用"})
+    return out
