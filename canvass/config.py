@@ -23,7 +23,7 @@ SAMPLE_DATA = PROJECT_ROOT / "data" / "sample"
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 # On-demand cleaning cache for notebooks run on their own; CANVASS_CACHE_DIR moves it (tests, benchmarks).
 CACHE_DIR = Path(os.environ.get("CANVASS_CACHE_DIR") or PROJECT_ROOT / ".cache")
-KINDS = ("households", "visits", "surveys", "issues")
+KINDS = ("households", "visits", "surveys", "issues", "activities", "shops")  # every input folder
 
 DEFAULT_NAME = "街道"
 _KNOWN_KEYS = {"name", "communities", "campaign_start", "targets", "overdue_days",

@@ -71,13 +71,16 @@ REASON_TEXT = {
 }
 # Field names as staff read them (messages, rejects' 说明).
 FIELD_TEXT = {"community": "社区", "grid": "网格", "address": "地址", "building": "楼号", "unit": "单元",
-              "room": "室", "date": "走访日期", "outcome": "走访结果", "submitted_at": "提交时间",
+              "room": "室", "date": "日期", "outcome": "走访结果", "submitted_at": "提交时间",
               "raised": "登记日期", "status": "办理状态", "occupancy": "居住状态", "materials": "发放材料",
               "resolved": "办结日期", "name": "户主", "phone": "电话", "visitor": "走访人",
               "category": "问题类别", "description": "问题描述", "handling": "处理方式",
               "comment": "意见建议", "awareness": "知晓（创城）", "support": "支持", "participation": "参与",
               "satisfaction": "满意", "garbage_sorting": "垃圾分类", "duration": "答题时长",
-              "client": "IP", "sheet_id": "序号"}
+              "client": "IP", "sheet_id": "序号", "kind": "活动类型", "participants": "参与人数",
+              "party_members": "党员人数", "hours": "服务时长", "spots": "清理点位", "shop": "商铺名称",
+              "result": "巡查结果", "problems": "存在问题", "action": "处理措施", "deadline": "整改期限",
+              "signed": "责任书", "street": "所在街路", "responsible": "包户人", "role": "走访人身份"}
 
 
 def field_text(field: str) -> str:

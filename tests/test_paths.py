@@ -126,7 +126,7 @@ def test_nothing_is_written_outside_out(hostile_names_run):
 def test_out_holds_only_the_contract_layout(hostile_names_run):
     out = hostile_names_run["out"]
     allowed_dirs = {"", WEEK, f"{WEEK}/communities", "internal", f"internal/{WEEK}",
-                    f"internal/{WEEK}/followup", f"internal/{WEEK}/notebooks"}
+                    f"internal/{WEEK}/followup", f"internal/{WEEK}/notebooks", f"internal/{WEEK}/fix"}
     unexpected = []
     for p in out.rglob("*"):
         rel = p.relative_to(out).as_posix()
@@ -136,7 +136,8 @@ def test_out_holds_only_the_contract_layout(hostile_names_run):
         if folder not in allowed_dirs:
             unexpected.append(rel)
     assert not unexpected, f"paths outside the contract's layout (a name became a path?): {unexpected}"
-    for sub in (out / WEEK / "communities", out / "internal" / WEEK / "followup", out / "internal" / WEEK / "notebooks"):
+    for sub in (out / WEEK / "communities", out / "internal" / WEEK / "followup", out / "internal" / WEEK / "notebooks",
+                out / "internal" / WEEK / "fix"):
         names = sorted(os.listdir(sub)) if sub.is_dir() else []
         assert names, f"{sub} is empty: the run failed" + _show(hostile_names_run["proc"])
         bad = [n for n in names if not SLUG_FILE.match(n)]

@@ -303,3 +303,59 @@ def test_init_config_writes_a_starter_that_check_then_accepts_once_filled(tmp_pa
     text = text.replace('"surveys/download.csv": 待填写', '"surveys/download.csv": 甲社区').replace("{1: 待填写}", "{1: positive}")
     (data / "subdistrict.yml").write_text(text, encoding="utf-8")
     assert main(["--check", "--data", str(data), "--week", "2023-W36"]) == 0
+
+
+# --- section 11: activities, shops, visitor roles, responsible ---------------------------------
+
+def test_activities_are_read_with_counts_in_staff_forms(tmp_path):
+    data = make_data(tmp_path / "d")
+    head = ["七一社区志愿服务记录"], ["活动日期", "活动名称", "参与人数", "其中党员", "服务时长", "清理点位"]
+    rows = [["2023-09-09", "星期六爱国卫生大清理", "12人", "3", "2.5小时", "8处"],  # row 3
+            ["2023-09-09", "星期六爱国卫生大清理", "12人", "3", "2.5小时", "8处"],  # row 4: resent
+            ["2023-09-06", "创城宣传进楼院", "5人次", "", "", ""],  # row 5
+            ["2023-09-07", "动员会", "20", "25", "", ""],  # row 6: more party members than participants
+            ["2023-09-08", "楼道清扫", "十个", "", "", ""]]  # row 7
+    write(data, "activities", "甲社区_活动.csv", [*head, *rows])
+    c = clean_folder(data, Config())
+    assert c.activities[["kind", "participants", "party_members", "hours", "spots"]].values.tolist() == [
+        ["cleanup", 12, 3, 2.5, 8], ["publicity", 5, 0, 0.0, 0]]
+    assert reasons(c, "activities/甲社区_活动.csv") == {4: "duplicate row", 6: "bad count", 7: "bad count"}
+    assert c.shops is None  # no shops/ folder
+    assert_rows_accounted_optional(c)
+
+
+def test_shop_inspections_one_per_shop_and_day(tmp_path):
+    data = make_data(tmp_path / "d")
+    head = ["巡查日期", "社区", "商铺名称", "巡查结果", "存在问题", "处理措施", "整改期限", "责任书", "所在街路"]
+    rows = [["2023-09-05", "甲社区", "老王 面馆", "不合格", "占道经营、垃圾乱放", "限期整改", "2023-09-08", "已签", "人民路"],
+            ["2023-09-05", "甲社区", "老王面馆", "合格", "", "", "", "", "人民路"],  # same shop, same day: stands
+            ["2023-09-05", "甲社区", "小李超市", "有问题", "车辆乱停┋店外经营", "联合执法", "", "否", "港湾街"],
+            ["2023-09-05", "甲社区", "小李超市", "有问题", "车辆乱停┋店外经营", "联合执法", "", "否", "港湾街"],  # resend
+            ["2023-09-06", "甲社区", "花店", "待定", "", "", "", "", ""]]
+    write(data, "shops", "s.csv", [head, *rows])
+    c = clean_folder(data, Config())
+    assert reasons(c, "shops/s.csv") == {2: "superseded", 5: "duplicate row", 6: "unknown result"}
+    s = c.shops
+    assert s["shop_key"].tolist() == ["甲社区|老王面馆", "甲社区|小李超市"]
+    assert s["problems"].tolist() == ["", "parking;street_occupation"]
+    assert s["action"].tolist() == ["none", "enforcement"] and s["signed"].tolist() == ["unknown", "no"]
+
+
+def test_visitor_roles_and_the_identity_column(tmp_path):
+    data = make_data(tmp_path / "d")
+    write(data, "visits", "v.csv", [["走访日期", "社区", "地址", "走访结果", "走访人", "走访人身份"],
+                                    ["2023-09-05", "甲社区", "3-2-501", "已入户", "楼长（党员）张三", ""],
+                                    ["2023-09-05", "甲社区", "3-2-502", "已入户", "党员志愿者李四", ""],
+                                    ["2023-09-05", "甲社区", "5-302", "已入户", "王五", "网格员"],
+                                    ["2023-09-06", "甲社区", "5-302", "不在家", "", ""],
+                                    ["2023-09-06", "甲社区", "3-2-501", "不在家", "赵书记", ""]])
+    c = clean_folder(data, Config())
+    assert c.visits["role"].tolist() == ["building_leader", "party_member", "staff", "other", "staff"]
+
+
+def assert_rows_accounted_optional(cleaned):
+    for rec in cleaned.files:
+        tables = {"activities": cleaned.activities, "shops": cleaned.shops}
+        if rec.kind in tables:
+            n_clean = int((tables[rec.kind]["file"] == rec.file).sum())
+            assert rec.data_rows == n_clean + rec.rejected_rows

@@ -77,12 +77,16 @@ class Cleaned:
     files: list
     communities: list
     config: Config
+    activities: pd.DataFrame | None = None  # None: no activities/ folder (its report sections are left out)
+    shops: pd.DataFrame | None = None  # None: no shops/ folder
 
     def community_slice(self, community: str) -> "Cleaned":
         """Return the tables restricted to one community (rejects of other communities dropped)."""
-        pick = lambda df: df[df["community"] == community].reset_index(drop=True)
+        def pick(df):
+            return None if df is None else df[df["community"] == community].reset_index(drop=True)
         return Cleaned(pick(self.households), pick(self.visits), pick(self.surveys), pick(self.issues),
-                       pick(self.rejects), self.files, [community], self.config)
+                       pick(self.rejects), self.files, [community], self.config,
+                       pick(self.activities), pick(self.shops))
 
 
 # --- reading -----------------------------------------------------------------------
@@ -409,7 +413,7 @@ def duplicate_rows(canon: pd.DataFrame, valid: pd.Series, fields: pd.Series, sta
     return pd.Series(dup, index=canon.index)
 
 
-_DATE_COLUMNS = {"date", "submitted_at", "raised", "resolved"}
+_DATE_COLUMNS = {"date", "submitted_at", "raised", "resolved", "deadline"}
 
 
 def _empty(columns) -> pd.DataFrame:
@@ -460,6 +464,7 @@ def clean_households(frames, config: Config | None = None) -> tuple[pd.DataFrame
         "community": ok["community"], "grid": grid_keys, "grid_label": map_unique(grid_keys, grid_label),
         "building": ok["building"], "unit": ok["unit"], "room": ok["room"], "key": ok["_key"],
         "occupied": occ[v.ok] == "occupied", "name": _col(ok, "name"), "phone": _col(ok, "phone"),
+        "responsible": _col(ok, "responsible"),
         "occupancy": _col(ok, "occupancy"), "file": ok["_file"], "row": ok["_row"],
     }).reset_index(drop=True)
     return out, rejects
@@ -509,6 +514,7 @@ def clean_visits(frames, known: set, registry: set):
         "date": date[ok].dt.normalize(), "community": rows.loc[ok, "community"], "key": rows.loc[ok, "_key"],
         "building": rows.loc[ok, "building"], "unit": rows.loc[ok, "unit"], "room": rows.loc[ok, "room"],
         "outcome": outcome[ok], "materials": materials[ok], "visitor": _col(rows, "visitor")[ok],
+        "role": visitor_roles(_col(rows, "visitor")[ok], _col(rows, "role")[ok]),
         "file": rows.loc[ok, "_file"], "row": rows.loc[ok, "_row"],
     }).reset_index(drop=True)
     out["order"] = np.arange(len(out))
@@ -645,6 +651,103 @@ def clean_surveys(frames, known: set, registry: set, config: Config):
     return out, rejects
 
 
+def visitor_roles(visitor: pd.Series, role: pd.Series) -> pd.Series:
+    """Return each visit's visitor role (section 11): the 身份 column when filled, else the visitor text."""
+    text = role.where(role != "", visitor)
+    return map_unique(text, lambda s: kinds.classify(s, kinds.ROLES)).astype(object)
+
+
+_INT_COUNT = r"^(\d+)(?:\.0+)?\s*(?:人次|人|处|个)?$"
+_HOURS = r"^(\d+(?:\.\d+)?)\s*(?:小时|h|H)?$"
+
+
+def _count(values: pd.Series, pattern: str = _INT_COUNT, blank_zero: bool = True) -> tuple[pd.Series, pd.Series]:
+    """Return (number, bad) for a count cell: ``12``, ``12人``, ``12人次``, ``8处`` (``2.5小时`` for hours)."""
+    digits = values.str.extract(pattern, expand=False)
+    bad = digits.isna() & ((values != "") if blank_zero else True)
+    return pd.to_numeric(digits, errors="coerce").fillna(0), bad
+
+
+def clean_activities(frames, known: set) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (volunteer activities, rejects) — 志愿服务与活动记录 (section 11)."""
+    rows = _stack_files(frames, "activities")
+    cols = ["date", "community", "kind", "activity", "participants", "party_members", "hours", "spots", "grid",
+            "file", "row"]
+    if rows is None:
+        return _empty(cols), _empty(REJECT_COLUMNS)
+    v, date = _common_checks("activities", rows, known)
+    participants, bad_p = _count(_col(rows, "participants"))
+    party, bad_party = _count(_col(rows, "party_members"))
+    hours, bad_h = _count(_col(rows, "hours"), _HOURS)
+    spots, bad_s = _count(_col(rows, "spots"))
+    v.reject(bad_p, "bad count", "participants")
+    v.reject(bad_party | (party > participants), "bad count", "party_members")
+    v.reject(bad_h, "bad count", "hours")
+    v.reject(bad_s, "bad count", "spots")
+    canon = pd.DataFrame({"community": rows["community"], "kind": _col(rows, "kind"), "participants": participants,
+                          "party_members": party, "hours": hours, "spots": spots, "grid": _col(rows, "grid")})
+    v.reject(duplicate_rows(canon, v.ok, _mapped(rows), date), "duplicate row")
+    rejects = _reject_frame("activities", rows, v, date)
+    ok = v.ok
+    out = pd.DataFrame({
+        "date": date[ok].dt.normalize(), "community": rows.loc[ok, "community"],
+        "kind": map_unique(_col(rows, "kind")[ok], lambda s: kinds.classify(s, kinds.ACTIVITY_KINDS)),
+        "activity": _col(rows, "kind")[ok], "participants": participants[ok].astype("int64"),
+        "party_members": party[ok].astype("int64"), "hours": hours[ok].astype("float64"),
+        "spots": spots[ok].astype("int64"), "grid": _col(rows, "grid")[ok],
+        "file": rows.loc[ok, "_file"], "row": rows.loc[ok, "_row"],
+    }).reset_index(drop=True)
+    return out, rejects
+
+
+_PROBLEM_SPLIT = r"[、，,;；┋/]"
+
+
+def shop_problems(text: str) -> tuple:
+    """Return the problem kinds a shop inspection names (several, split on 、，,;；┋/)."""
+    import re as _re
+    parts = [p.strip() for p in _re.split(_PROBLEM_SPLIT, text) if p.strip()]
+    return tuple(dict.fromkeys(kinds.classify(p, kinds.PROBLEM_KINDS) for p in parts))
+
+
+def clean_shops(frames, known: set) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (shop inspections, rejects) — 门前三包巡查记录 (section 11)."""
+    rows = _stack_files(frames, "shops")
+    cols = ["date", "community", "shop", "shop_key", "result", "problems", "action", "deadline", "signed",
+            "street", "file", "row", "order"]
+    if rows is None:
+        return _empty(cols), _empty(REJECT_COLUMNS)
+    v, date = _common_checks("shops", rows, known)
+    deadline_text = _col(rows, "deadline")
+    deadline = parse_datetimes(deadline_text)
+    v.reject((deadline_text != "") & deadline.isna(), "bad date", "deadline")
+    result = _col(rows, "result").map(kinds.SHOP_RESULTS)
+    v.reject(result.isna(), "unknown result", "result")
+    shop_key = rows["community"].astype(str) + "|" + _col(rows, "shop").str.replace(r"\s+", "", regex=True)
+    signed = _col(rows, "signed").map(kinds.SHOP_SIGNED).fillna("unknown")
+    action_text = _col(rows, "action")
+    action = map_unique(action_text, lambda s: "none" if s == "" else kinds.classify(s, kinds.ACTIONS)).astype(object)
+    canon = pd.DataFrame({"community": rows["community"], "shop": shop_key, "result": result,
+                          "problems": _col(rows, "problems"), "action": action_text,
+                          "deadline": deadline.astype(str), "signed": signed, "street": _col(rows, "street")})
+    v.reject(duplicate_rows(canon, v.ok, _mapped(rows), date), "duplicate row")
+    # Of several remaining inspections of one shop on one day, the last in file order stands.
+    day = date.dt.normalize().astype(str)
+    later = v.ok & (shop_key + "|" + day).where(v.ok).duplicated(keep="last")
+    v.reject(later, "superseded", "shop")
+    rejects = _reject_frame("shops", rows, v, date)
+    ok = v.ok
+    out = pd.DataFrame({
+        "date": date[ok].dt.normalize(), "community": rows.loc[ok, "community"], "shop": _col(rows, "shop")[ok],
+        "shop_key": shop_key[ok], "result": result[ok],
+        "problems": map_unique(_col(rows, "problems")[ok], lambda s: ";".join(shop_problems(s))).astype(object),
+        "action": action[ok], "deadline": deadline[ok].dt.normalize(), "signed": signed[ok],
+        "street": _col(rows, "street")[ok], "file": rows.loc[ok, "_file"], "row": rows.loc[ok, "_row"],
+    }).reset_index(drop=True)
+    out["order"] = np.arange(len(out))
+    return out, rejects
+
+
 def clean_issues(frames, known: set, config: Config):
     """Return (issues, rejects)."""
     rows = _stack_files(frames, "issues")
@@ -724,14 +827,21 @@ def clean_folder(data_dir: Path, config: Config) -> Cleaned:
     visits, rej_v = clean_visits(read["visits"][0], known, registry)
     surveys, rej_s = clean_surveys(read["surveys"][0], known, registry, config)
     issues, rej_i = clean_issues(read["issues"][0], known, config)
-    parts = [r for r in (rej_h, rej_v, rej_s, rej_i) if len(r)]
+    optional, rej_o = {}, []
+    for kind, cleaner in (("activities", clean_activities), ("shops", clean_shops)):
+        if (data_dir / kind).is_dir():
+            _settle_community(read[kind][0], kind, config, order)
+            optional[kind], rej = cleaner(read[kind][0], known)
+            rej_o.append(rej)
+    parts = [r for r in (rej_h, rej_v, rej_s, rej_i, *rej_o) if len(r)]
     rejects = pd.concat(parts, ignore_index=True) if parts else _empty(REJECT_COLUMNS + ["kind", "date", "household"])
     rejects = attach_raw(rejects, raws)
     surveys = attach_survey_raw(surveys, raws)
     per_file = rejects["file"].value_counts() if len(rejects) else {}
     for record in files:
         record.rejected_rows = int(per_file.get(record.file, 0)) if len(rejects) else 0
-    return Cleaned(households, visits, surveys, issues, rejects, files, order, config)
+    return Cleaned(households, visits, surveys, issues, rejects, files, order, config,
+                   optional.get("activities"), optional.get("shops"))
 
 
 def attach_survey_raw(surveys: pd.DataFrame, raws: dict) -> pd.DataFrame:

@@ -43,10 +43,10 @@ class ColumnMap:
 def aliases_for(kind: Kind, extra: dict) -> dict:
     """Return field → aliases for a kind, built-in first then subdistrict.yml's extras."""
     out = {f.name: tuple(f.aliases) for f in kind.fields}
-    if kind.address != "none" or "address" in extra:
+    if kind.address in ("required", "optional"):
         out.update(ADDRESS_ALIASES)
-    if kind.address == "none":
-        out.setdefault("address", ADDRESS)  # issues may carry an address, never required
+    elif kind.name == "issues":
+        out.setdefault("address", ADDRESS)  # issues may carry an address, never required to match
     for f, more in extra.items():
         if f in out or (kind.keyword_rules and f in kinds.SURVEY_FIELDS):
             out[f] = tuple(out.get(f, ())) + tuple(more)

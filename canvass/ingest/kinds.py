@@ -134,7 +134,8 @@ HOUSEHOLDS = Kind(
      Field("grid", GRID),
      Field("occupancy", ("居住状态", "房屋状态"), values=OCCUPANCY, unknown_reason="unknown occupancy"),
      Field("name", ("户主", "户主姓名", "姓名"), personal=True),
-     Field("phone", ("联系电话", "电话", "手机", "手机号"), personal=True)),
+     Field("phone", ("联系电话", "电话", "手机", "手机号"), personal=True),
+     Field("responsible", ("包户人", "包户干部", "责任人", "网格员"), personal=True)),
     address="required", missing_order=("community", "grid", "address"))
 
 VISITS = Kind(
@@ -144,7 +145,8 @@ VISITS = Kind(
      Field("outcome", ("走访结果", "结果", "入户情况", "是否入户", "走访情况"), required=True, values=OUTCOMES,
            alias_values={"是否入户": {"是": "entered", "否": "not_home"}}, unknown_reason="unknown outcome"),
      Field("materials", ("发放材料", "发放材料数", "宣传材料", "宣传材料(份)")),
-     Field("visitor", ("走访人", "工作人员"), personal=True)),
+     Field("visitor", ("走访人", "工作人员"), personal=True),
+     Field("role", ("走访人身份", "身份"))),
     address="required", date_field="date", missing_order=("date", "community", "address", "outcome"))
 
 SURVEYS = Kind(
@@ -167,7 +169,52 @@ ISSUES = Kind(
      Field("resolved", ("办结日期", "办结时间", "完成时间"))),
     address="none", date_field="raised", missing_order=("raised", "community", "status"))
 
-KINDS = {k.name: k for k in (HOUSEHOLDS, VISITS, SURVEYS, ISSUES)}
+ACTIVITIES = Kind(
+    "activities", "志愿服务与活动记录",
+    (Field("date", ("活动日期", "日期", "时间"), required=True),
+     Field("community", COMMUNITY),
+     Field("kind", ("活动类型", "类型", "活动名称"), required=True),
+     Field("participants", ("参与人数", "参加人数", "人数", "参与人次"), required=True),
+     Field("party_members", ("党员人数", "其中党员")),
+     Field("hours", ("服务时长", "志愿时长", "时长")),
+     Field("spots", ("清理点位", "清理处数", "清理卫生死角")),
+     Field("grid", GRID)),
+    address="none", date_field="date", optional_folder=True,
+    missing_order=("date", "community", "kind", "participants"))
+
+SHOP_RESULTS = {"合格": "pass", "达标": "pass", "无问题": "pass", "是": "pass",
+                "不合格": "fail", "未达标": "fail", "有问题": "fail", "发现问题": "fail", "否": "fail"}
+SHOP_SIGNED = {"是": "yes", "已签": "yes", "已签订": "yes", "否": "no", "未签": "no", "": "unknown"}
+SHOPS = Kind(
+    "shops", "门前三包巡查记录",
+    (Field("date", ("巡查日期", "检查日期", "日期"), required=True),
+     Field("community", COMMUNITY),
+     Field("shop", ("商铺名称", "店铺名称", "商户名称", "单位名称"), required=True),
+     Field("result", ("巡查结果", "检查结果", "是否合格"), required=True, values=SHOP_RESULTS,
+           unknown_reason="unknown result"),
+     Field("problems", ("问题类型", "存在问题")),
+     Field("action", ("处理措施", "处理方式")),
+     Field("deadline", ("整改期限",)),
+     Field("signed", ("责任书", "签订责任书", "是否签订"), values=SHOP_SIGNED),
+     Field("street", ("所在街路", "街路", "街道地址", "商铺地址"))),
+    address="none", date_field="date", optional_folder=True,
+    missing_order=("date", "community", "shop", "result"))
+
+# "contains" classifications of section 11: the first rule that matches wins, in this order.
+ACTIVITY_KINDS = (("cleanup", ("清理", "卫生", "大扫除")), ("publicity", ("宣传",)), ("meeting", ("会",)))
+PROBLEM_KINDS = (("street_occupation", ("占道", "店外")), ("parking", ("停",)), ("clutter", ("堆", "放")),
+                 ("hygiene", ("卫生", "垃圾")), ("posting", ("张贴", "广告")))
+ACTIONS = (("on_spot", ("当场",)), ("deadline", ("限期",)), ("enforcement", ("执法", "移交")))
+ROLES = (("building_leader", ("楼长",)), ("party_member", ("党员",)), ("volunteer", ("志愿",)),
+         ("staff", ("网格员", "社工", "工作人员", "书记", "主任")))
+
+
+def classify(text: str, rules, default: str = "other") -> str:
+    """Return the first class whose words the text contains (section 11's "contains" lists)."""
+    return next((name for name, words in rules if any(w in text for w in words)), default)
+
+
+KINDS = {k.name: k for k in (HOUSEHOLDS, VISITS, SURVEYS, ISSUES, ACTIVITIES, SHOPS)}
 SPECS = KINDS  # the name the header tests use
 REQUIRED_FOLDERS = ("households", "visits", "surveys", "issues")
 

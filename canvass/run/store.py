@@ -24,6 +24,7 @@ from canvass.ingest.clean import Cleaned, FileRecord, clean_folder, list_input_f
 from canvass.vocab import METRIC_FIELDS
 
 TABLES = ("households", "visits", "surveys", "issues", "rejects")
+OPTIONAL_TABLES = ("activities", "shops")  # present only when the data folder has them
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -93,11 +94,12 @@ def save_prepared(cleaned: Cleaned, folder: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     meta = {"communities": list(cleaned.communities), "config": _config_json(cleaned.config),
-            "files": [dataclasses.asdict(f) for f in cleaned.files], "version": __version__}
+            "files": [dataclasses.asdict(f) for f in cleaned.files], "version": __version__,
+            "optional": [o for o in OPTIONAL_TABLES if getattr(cleaned, o) is not None]}
     for i, community in enumerate(cleaned.communities):
         d = tmp / f"c{i:04d}"
         d.mkdir()
-        for t in TABLES:
+        for t in TABLES + tuple(o for o in OPTIONAL_TABLES if getattr(cleaned, o) is not None):
             frame = getattr(cleaned, t)
             _write_parquet(frame[frame["community"] == community], d / f"{t}.parquet")
     rej = cleaned.rejects
@@ -147,23 +149,28 @@ def load_prepared(folder: Path, community: str | None = None, columns: dict | No
         from canvass.errors import ParameterError
         raise ParameterError(f"数据中没有社区 “{community}”", expected="、".join(communities))
     picks = [communities.index(community)] if community is not None else range(len(communities))
-    tables = {t: [] for t in TABLES}
+    present = tuple(meta.get("optional", ()))
+    names = TABLES + present
+    tables = {t: [] for t in names}
     for i in picks:
         d = folder / f"c{i:04d}"
-        for t in TABLES:
+        for t in names:
             tables[t].append(_read(d / f"{t}.parquet", columns.get(t)))
     if community is None:
         tables["rejects"].append(_read(folder / "rejects_unassigned.parquet", columns.get("rejects")))
     frames = {t: pd.concat(v, ignore_index=True) if v else pd.DataFrame() for t, v in tables.items()}
     for t, cols in (("visits", ["date"]), ("surveys", ["submitted_at", "date"]),
-                    ("issues", ["raised", "resolved"]), ("rejects", ["date"])):
+                    ("issues", ["raised", "resolved"]), ("rejects", ["date"]), ("activities", ["date"]),
+                    ("shops", ["date", "deadline"])):
+        if t not in frames:
+            continue
         for c in cols:
             if c in frames[t]:
                 frames[t][c] = pd.to_datetime(frames[t][c].replace("", pd.NA))
     files = [FileRecord(**f) for f in meta["files"]]
     return Cleaned(frames["households"], frames["visits"], frames["surveys"], frames["issues"],
                    frames["rejects"], files, [community] if community else communities,
-                   _config_from_json(meta["config"]))
+                   _config_from_json(meta["config"]), frames.get("activities"), frames.get("shops"))
 
 
 def prepare(data_dir: Path, config_file: Path | None = None, cache_root: Path | None = None,
