@@ -309,3 +309,28 @@ def test_batch_metrics_csv_and_rejects_csv(folder, tmp_path):
                           keep_default_na=False)
     got = sorted(zip(rejects["file"], rejects["row"].astype(int), rejects["reason"], rejects["community"]))
     assert got == ex.WEEK_REJECTS
+
+
+# ----------------------------------------------------------------------------- the sample in real layouts
+SECTION5_COLUMNS = (["households", "reached_cum", "coverage_cum", "visits_week", "entered_week", "returns_week",
+                     "returns_cum"]
+                    + [f"{x}_{m}" for x in ex.FIELDS for m in ("rate_week", "rate_cum", "n_week", "n_cum")]
+                    + ["issues_raised_week", "issues_resolved_week", "issues_open", "issues_overdue",
+                       "resolution_rate_cum", "materials_week", "rejected_rows"])
+
+
+def test_sample_real_layout_gives_the_same_section5_metrics(tmp_path):
+    """修竹社区 as a one-community ledger and a 问卷星 .xls: metrics.csv's section 5 columns are unchanged."""
+    from canvass.config import load_config
+    from canvass.ingest.clean import clean_folder
+    from canvass.metrics import compute_metrics
+    from tests.test_sample_real_layout import HOUSEHOLDS, load_generator
+
+    gen = load_generator()
+    tables = []
+    for real in (False, True):
+        folder = tmp_path / ("real" if real else "default")
+        gen.generate(folder, households=HOUSEHOLDS, real_layout=real)
+        table = compute_metrics(clean_folder(folder, load_config(folder)), "2023-W37")
+        tables.append(table[["community", *SECTION5_COLUMNS]].reset_index(drop=True))
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
