@@ -139,3 +139,14 @@ def test_real_layout_surveys_have_the_same_returns_and_answers(variants):
     d, r = _surveys_default(default_dir), _surveys_real(real_dir)
     assert len(d) == len(r) > 50
     assert d == r
+
+
+def test_default_generation_reproduces_the_bundled_sample(tmp_path):
+    """Without --real-layout the generator still writes data/sample byte for byte."""
+    load_generator().generate(tmp_path)
+    sample = ROOT / "data" / "sample"
+    written = _files(tmp_path)
+    bundled = {k: v for k, v in _files(sample).items() if k.split("/")[0] in ("households", "visits", "surveys", "issues")}
+    bundled["subdistrict.yml"] = (sample / "subdistrict.yml").read_bytes()
+    assert set(written) == set(bundled)
+    assert [k for k in bundled if written[k] != bundled[k]] == []
