@@ -3,6 +3,7 @@
 
     python data/sample/generate.py [--out DIR] [--communities N] [--households H]
                                    [--seed S] [--weeks 2023-W32:2023-W37] [--messy true|false]
+                                   [--real-layout true|false]
 
 Writes ``subdistrict.yml`` and the four input kinds (households/, visits/, surveys/,
 issues/) described by the project's data contract.  With ``messy`` (the default) the
@@ -529,7 +530,8 @@ def simulate_issues(rng, hhs, cal, prof, messy):
 class Community:
     def __init__(self, prof, cal, seed, messy):
         self.prof, self.name = prof, prof.name
-        base = f"{seed}/{prof.name}"
+        base = self.base = f"{seed}/{prof.name}"
+        self.real_layout = False  # generate(real_layout=True) sets it for REAL_LAYOUT_COMMUNITY
         self.hhs, self.staff = build_registry(random.Random(base + "/registry"), prof)
         self.maxb = self.hhs[-1].b
         self.mrng = random.Random(base + "/mess")
@@ -732,6 +734,9 @@ def emit_registry(out, cm, cal):
             a = addr_text(h.b, h.u, h.r, "prefix" if rng.random() < 0.6 else "std", name)
             rows.append(([name, "" if h.excluded else grid_text(h.grid, "di"), a, h.name, h.phone, h.occ],
                          "missing grid (household has no valid row)" if h.excluded else None))
+        if cm.real_layout:  # the rows above are still drawn, so the community's other files stay the same
+            emit_real_registry(out, cm, cal)
+            return
         out.xlsx(f"households/{name}住户台账.xlsx", header, rows, sheet="台账", widths={"C": 24})
 
 
@@ -1065,9 +1070,90 @@ def emit_surveys(out, cm, cal):
     groups = {}
     for c, t in rows:
         groups.setdefault(cal.week_label(c[0].date()), []).append((c, t))
+    if cm.real_layout:  # one 问卷星 download, rows in the order the weekly files are read
+        emit_real_surveys(out, cm, [row for lab in sorted(groups) for row in groups[lab]])
+        return
     for lab in sorted(groups):
         out.xlsx(f"surveys/{name}_调查问卷_{lab}.xlsx", header, groups[lab], sheet="问卷",
                  datetime_fmt="yyyy-mm-dd hh:mm:ss")
+
+
+# ----------------------------------------------------------------------------- real layouts
+# --real-layout: one community (style 4: 修竹社区) written as platforms and staff really
+# produce it (contract section 9), with the same households, returns and answers, so that
+# section 5 of metrics.csv must come out the same as from the default layout.
+REAL_LAYOUT_COMMUNITY = "修竹社区"
+REAL_REGISTRY_HEADER = ["楼栋号", "单元号", "房间号", "户主", "联系电话", "居住状态"]
+REAL_SURVEY_HEADER = ["序号", "提交答卷时间", "所用时间", "来源", "来源详情", "来自IP", "总分",
+                      "1、您是否知道我市正在创建全国文明城市？", "2、您是否支持我市创建全国文明城市？",
+                      "3、您是否参与过社区组织的创城志愿活动？", "4、您对社区创城工作是否满意？",
+                      "5、您是否了解垃圾分类投放要求？", "6、您的住址（楼号-单元-室）",
+                      "7、您对社区创城工作还有什么意见或建议？"]
+# 问卷星 writes each answer with its option letter; options in the order the survey lists them
+REAL_OPTIONS = {"awareness": ["知道", "不知道"], "support": ["支持", "不支持"],
+                "participation": ["参与过", "没参与过"], "satisfaction": ["满意", "一般", "不满意"],
+                "garbage_sorting": ["知道", "不知道"]}
+
+
+def real_registry_path(name):
+    return f"households/{name}住户台账.xlsx"
+
+
+def real_survey_path(name):
+    return f"surveys/问卷星_{name}_创城问卷.xls"
+
+
+def emit_real_registry(out, cm, cal):
+    """The community's own ledger: title and date rows, split address, no 社区 and no 网格 column.
+
+    Grids come from ``grids:`` in subdistrict.yml (``real_layout_grids``). The household
+    kept out of the other files by a fault gets 居住状态 待核实 instead of a blank grid,
+    so it is still rejected (as unknown occupancy) and rejected_rows stays the same.
+    """
+    name = cm.name
+    rows = [([h.b, "" if h.u is None else h.u, h.r, h.name, h.phone, "待核实" if h.excluded else h.occ],
+             "unknown occupancy 待核实 (household has no valid row)" if h.excluded else None)
+            for h in cm.hhs]
+    start = cal.start - dt.timedelta(days=1)
+    pre = [[f"{name}住户台账"], [f"制表日期：{d_cn(start)}"]]
+    out.xlsx(real_registry_path(name), REAL_REGISTRY_HEADER, rows, pre=pre, sheet="住户台账")
+    out.note(real_registry_path(name), 1, "one-community ledger: title and date rows, no 社区 or 网格 column "
+                                          "(grids from subdistrict.yml)")
+
+
+def emit_real_surveys(out, cm, rows):
+    """The returns as a 问卷星 按选项文本 download (.xls): no 社区 column, the file name carries it."""
+    rng = random.Random(cm.base + "/real-layout")  # bookkeeping only: answers are the given rows'
+    real = []
+    for i, (c, tag) in enumerate(rows, 1):
+        ts, b, u, r, answers, comment = c[0], c[2], c[3], c[4], c[5:10], c[10]
+        b = str(b).removesuffix("号楼")
+        addr = f"{b}-{r}" if u is None or u == "" else f"{b}-{u}-{r}"
+        labelled = [f"{'ABC'[REAL_OPTIONS[f].index(a)]}.{a}" if a else "(跳过)" for f, a in zip(FIELDS, answers)]
+        ip = ".".join([str(rng.choice((39, 113, 120, 223)))] + [str(rng.randint(1, 254)) for _ in range(3)])
+        real.append(([i, f"{d_slash(ts)} {ts:%H:%M:%S}", f"{rng.randint(35, 420)}秒", "微信", "直接访问",
+                      f"{ip}(浙江-宁波)", 0, *labelled, addr, comment or "(空)"], tag))
+    out.xls(real_survey_path(cm.name), REAL_SURVEY_HEADER, real, sheet="Sheet1")
+    out.note(real_survey_path(cm.name), 1, "问卷星 按选项文本 download: no 社区 column, option letters, (跳过)/(空)")
+
+
+def real_layout_grids(cm) -> dict:
+    """``grids:`` for subdistrict.yml: grid name → building numbers (ranges as "a-b")."""
+    by_grid: dict = {}
+    for h in cm.hhs:
+        by_grid.setdefault(f"第{h.grid}网格", [])
+        if h.b not in by_grid[f"第{h.grid}网格"]:
+            by_grid[f"第{h.grid}网格"].append(h.b)
+    out = {}
+    for g, bs in by_grid.items():
+        runs = [[bs[0], bs[0]]]
+        for b in bs[1:]:
+            if b == runs[-1][1] + 1:
+                runs[-1][1] = b
+            else:
+                runs.append([b, b])
+        out[g] = [lo if lo == hi else f"{lo}-{hi}" for lo, hi in runs]
+    return out
 
 
 ISSUE_HEADERS = {
@@ -1222,9 +1308,11 @@ def _clear(out_dir: Path):
         y.unlink()
 
 
-def _write_yml(out_dir: Path, names, cal):
+def _write_yml(out_dir: Path, names, cal, grids=None):
     doc = {"name": SUBDISTRICT, "communities": list(names), "campaign_start": cal.start,
            "targets": dict(TARGETS), "overdue_days": 7}
+    if grids:
+        doc["grids"] = grids
     text = ("# 人民路街道 sample configuration (fake data, written by generate.py)\n"
             + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, default_flow_style=None, width=200))
     (out_dir / "subdistrict.yml").write_text(text, encoding="utf-8")
@@ -1232,9 +1320,16 @@ def _write_yml(out_dir: Path, names, cal):
 
 def generate(out_dir: Path, n_communities: int = 5, households: int | None = None,
              seed: int = 20230904, first_week="2023-W32", last_week="2023-W37",
-             messy: bool = True) -> dict:
-    """Write the sample data folder into out_dir and return a small summary."""
+             messy: bool = True, real_layout: bool = False) -> dict:
+    """Write the sample data folder into out_dir and return a small summary.
+
+    With ``real_layout``, 修竹社区's registry and surveys are written in the layouts of
+    contract section 9 (a one-community ledger without 社区/网格 columns, grids in
+    subdistrict.yml; a 问卷星 .xls without a 社区 column), with the same rows.
+    """
     t0 = time.perf_counter()
+    if real_layout and not messy:
+        raise ValueError("real_layout rewrites the messy files of 修竹社区: it needs messy=True")
     if n_communities < 1:
         raise ValueError("n_communities must be at least 1")
     if households is not None and households < 1:
@@ -1245,11 +1340,16 @@ def generate(out_dir: Path, n_communities: int = 5, households: int | None = Non
     cal = Calendar(first_week, last_week)
     profiles = make_profiles(n_communities, households, seed)
     names = [p.name for p in profiles]
+    if real_layout and REAL_LAYOUT_COMMUNITY not in names:
+        raise ValueError(f"real_layout needs {REAL_LAYOUT_COMMUNITY} among the communities (at least 5)")
     _write_yml(out_dir, names, cal)
     out = Output(out_dir)
     per_community = {}
     for prof in profiles:
         cm = Community(prof, cal, seed, messy)
+        cm.real_layout = real_layout and prof.name == REAL_LAYOUT_COMMUNITY
+        if cm.real_layout:
+            _write_yml(out_dir, names, cal, grids={prof.name: real_layout_grids(cm)})
         if messy:
             other = names[1] if prof.name == names[0] and len(names) > 1 else names[0]
             if other == prof.name:
@@ -1273,7 +1373,7 @@ def generate(out_dir: Path, n_communities: int = 5, households: int | None = Non
         }
     rows_by_kind = {k: sum(n for f, n in out.files.items() if f.startswith(k + "/")) for k in GENERATED_PARTS}
     return {
-        "out_dir": str(out_dir), "communities": names, "messy": messy, "seed": seed,
+        "out_dir": str(out_dir), "communities": names, "messy": messy, "real_layout": real_layout, "seed": seed,
         "weeks": f"{first_week}:{last_week}", "data_until": cal.end.isoformat(),
         "files": dict(sorted(out.files.items())), "rows": rows_by_kind,
         "per_community": per_community,
@@ -1301,10 +1401,13 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=20230904)
     ap.add_argument("--weeks", default="2023-W32:2023-W37", help="first:last ISO week")
     ap.add_argument("--messy", type=_bool, default=True, help="true (default) or false")
+    ap.add_argument("--real-layout", type=_bool, default=False,
+                    help="true: write 修竹社区 as a one-community ledger and a 问卷星 .xls (contract "
+                         "section 9), same rows; false (default)")
     ap.add_argument("-q", "--quiet", action="store_true")
     a = ap.parse_args(argv)
     first, _, last = a.weeks.partition(":")
-    s = generate(a.out, a.communities, a.households, a.seed, first, last or first, a.messy)
+    s = generate(a.out, a.communities, a.households, a.seed, first, last or first, a.messy, a.real_layout)
     if not a.quiet:
         print(f"wrote {len(s['files'])} files to {s['out_dir']} in {s['seconds']} s")
         for k, n in s["rows"].items():
