@@ -1401,9 +1401,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=20230904)
     ap.add_argument("--weeks", default="2023-W32:2023-W37", help="first:last ISO week")
     ap.add_argument("--messy", type=_bool, default=True, help="true (default) or false")
-    ap.add_argument("--real-layout", type=_bool, default=False,
+    ap.add_argument("--real-layout", type=_bool, default=True,
                     help="true: write 修竹社区 as a one-community ledger and a 问卷星 .xls (contract "
-                         "section 9), same rows; false (default)")
+                         "section 9), same rows (default, as bundled); false: every community in tidy layouts")
     ap.add_argument("-q", "--quiet", action="store_true")
     a = ap.parse_args(argv)
     first, _, last = a.weeks.partition(":")
