@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
-from canvass.credibility import (backcheck_rows, backcheck_seed, comment_fingerprint, flag_returns, flags_text)
+from canvass.credibility import (
+    backcheck_rows,
+    backcheck_seed,
+    comment_fingerprint,
+    flag_returns,
+    flags_text,
+)
 
 SETTINGS = {"min_seconds": 15, "burst_count": 5, "burst_minutes": 10}
 

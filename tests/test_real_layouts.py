@@ -16,7 +16,16 @@ from canvass.ingest.answers import duration_seconds, glob_match, read_column
 from canvass.ingest.clean import _derive_registry_community, clean_folder
 from canvass.metrics import compute_metrics
 
-from .test_clean import HH_HEADER, REGISTRY, V_HEADER, assert_rows_accounted, make_data, reasons, visit, write
+from .test_clean import (
+    HH_HEADER,
+    REGISTRY,
+    V_HEADER,
+    assert_rows_accounted,
+    make_data,
+    reasons,
+    visit,
+    write,
+)
 
 WJX = ["序号", "提交答卷时间", "所用时间", "来源", "来自IP", "1、您是否知道我市正在创建全国文明城市？",
        "2、您对社区创城工作满意吗？", "3、您对哪些方面不满意？", "4、您的住址"]

@@ -222,6 +222,7 @@ def test_submitted_at_alias_order():
 def test_two_keyword_columns_for_one_field_is_an_error_naming_both():
     # 9.5: only a tie at 50% or more of recognised answers is an error.
     import pandas as pd
+
     from canvass.config import Config
     from canvass.ingest.answers import choose_columns
     headers = ["提交时间", "社区", "您知道创城吗", "您了解文明城市创建工作吗"]
