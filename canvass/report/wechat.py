@@ -1,0 +1,200 @@
+"""The digest as one long image for a WeChat work group (长图): ``digest.png``, 1080 px wide.
+
+A leader reads it in place on a phone, so nothing is smaller than 24 px, every status
+has a mark as well as a colour (✓ ! × survive grayscale and colour blindness), and it
+carries no personal data: it is drawn only from a ``LongImage`` of aggregate texts, which
+tests can scan before anything is drawn.
+"""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+WIDTH_PX = 1080
+MIN_HEIGHT_PX = 1080
+DPI = 100
+MARGIN = 48
+MIN_TEXT_PX = 24
+STATUS_COLOUR = {"green": "#1a7f37", "amber": "#b7791f", "red": "#c0392b", "": "#6b7280"}
+STATUS_FILL = {"green": "#e6f4ea", "amber": "#fff4d6", "red": "#fde2e1", "": "#f1f3f5"}
+STATUS_MARK = {"green": "✓", "amber": "!", "red": "×", "": "—"}  # the font has ✓ and ×, not ✕
+NO_LINE_START = "、，。；：！？）》」』%"  # punctuation that may not begin a line (it hangs instead)
+
+
+@dataclass
+class Tile:
+    label: str
+    value: str
+    status: str = ""
+    note: str = ""  # e.g. 样本不足
+
+
+@dataclass
+class LongImage:
+    """Everything the image shows, as plain text (no names, phones or addresses)."""
+
+    title: str
+    subtitle: str
+    banner: str = ""
+    tiles: list = field(default_factory=list)  # pooled rates
+    grid_header: list = field(default_factory=list)  # rate labels
+    grid_rows: list = field(default_factory=list)  # (community, [(text, status), …])
+    pace: list = field(default_factory=list)  # one line per community
+    parts: dict = field(default_factory=dict)  # 本周工作 / 存在问题 / 下步打算 → [lines]
+    footer: str = ""
+
+    def texts(self) -> list[str]:
+        """Return every string the image draws (for privacy scans)."""
+        out = [self.title, self.subtitle, self.banner, self.footer, *self.grid_header, *self.pace]
+        for t in self.tiles:
+            out += [t.label, t.value, t.note]
+        for name, cells in self.grid_rows:
+            out += [name] + [c[0] for c in cells]
+        for head, lines in self.parts.items():
+            out += [head, *lines]
+        return [s for s in out if s]
+
+
+def _width(text: str) -> float:
+    """Return a text's width in ems (CJK characters are one em, others about half)."""
+    return sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.55 for ch in text)
+
+
+def wrap(text: str, size_px: int, width_px: int) -> list[str]:
+    """Return ``text`` broken into lines that fit ``width_px`` at ``size_px``."""
+    limit = width_px / size_px
+    lines, line = [], ""
+    for ch in text:
+        if _width(line + ch) > limit and not (ch in NO_LINE_START and _width(line + ch) <= limit + 1):
+            lines.append(line)
+            line = ch
+        else:
+            line += ch
+    return lines + ([line] if line else [])
+
+
+class _Canvas:
+    """Lays text out top to bottom in pixels, then draws it on one matplotlib figure."""
+
+    def __init__(self):
+        self.ops: list = []
+        self.y = MARGIN
+
+    def text(self, x, text, size, colour="#111827", weight="normal", ha="left"):
+        assert size >= MIN_TEXT_PX
+        self.ops.append(("text", x, self.y, text, size, colour, weight, ha))
+
+    def rect(self, x, y, w, h, fill, edge=None):
+        self.ops.append(("rect", x, y, w, h, fill, edge))
+
+    def paragraph(self, text, size=28, colour="#111827", indent=0, weight="normal"):
+        for line in wrap(text, size, WIDTH_PX - 2 * MARGIN - indent):
+            self.text(MARGIN + indent, line, size, colour, weight)
+            self.y += int(size * 1.45)
+
+    def draw(self, path: Path) -> bytes:
+        from matplotlib.figure import Figure
+        from matplotlib.patches import Rectangle
+
+        from canvass import fonts
+
+        from matplotlib import patheffects
+
+        fonts.register()
+        height = max(MIN_HEIGHT_PX, self.y + MARGIN)
+        fig = Figure(figsize=(WIDTH_PX / DPI, height / DPI), dpi=DPI)
+        fig.patch.set_facecolor("white")
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_xlim(0, WIDTH_PX)
+        ax.set_ylim(height, 0)
+        ax.axis("off")
+        for op in self.ops:
+            if op[0] == "rect":
+                _, x, y, w, h, fill, edge = op
+                ax.add_patch(Rectangle((x, y), w, h, facecolor=fill, edgecolor=edge or fill, linewidth=1.5))
+            else:
+                _, x, y, text, size, colour, weight, ha = op
+                ax.text(x, y, text, fontsize=size * 72 / DPI, color=colour, ha=ha, va="top",
+                        fontfamily=fonts.FAMILY,
+                        # one weight in the bundled face: bold is drawn as a thin outline of the text's colour
+                        path_effects=[patheffects.withStroke(linewidth=1.2, foreground=colour)] if weight == "bold" else None)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+        data = buf.getvalue()
+        return data
+
+
+def layout(image: LongImage) -> _Canvas:
+    """Return the laid-out canvas of a long image (drawing happens in ``render``)."""
+    c = _Canvas()
+    c.text(MARGIN, image.title, 44, weight="bold")
+    c.y += 66
+    c.text(MARGIN, image.subtitle, 28, colour="#4b5563")
+    c.y += 46
+    if image.banner:
+        c.paragraph(image.banner, 24, colour="#92400e")
+    c.y += 10
+    # pooled rates as tiles, three per row
+    tile_w, tile_h, gap = (WIDTH_PX - 2 * MARGIN - 2 * 16) / 3, 150, 16
+    for i, t in enumerate(image.tiles):
+        col, row = i % 3, i // 3
+        x = MARGIN + col * (tile_w + gap)
+        y = c.y + row * (tile_h + gap)
+        c.rect(x, y, tile_w, tile_h, STATUS_FILL[t.status], STATUS_COLOUR[t.status])
+        save = c.y
+        c.y = y + 12
+        c.text(x + 16, t.label, 26, colour="#374151")
+        c.y = y + 48
+        c.text(x + 16, f"{STATUS_MARK[t.status]} {t.value}", 40, colour=STATUS_COLOUR[t.status], weight="bold")
+        if t.note:
+            c.y = y + 106
+            c.text(x + 16, t.note, 24, colour="#92400e")
+        c.y = save
+    rows = (len(image.tiles) + 2) // 3
+    c.y += rows * (tile_h + gap) + 20
+    # community × rate grid
+    if image.grid_rows:
+        c.text(MARGIN, "各社区达标情况", 32, weight="bold")
+        c.y += 52
+        name_w = 200
+        cell_w = (WIDTH_PX - 2 * MARGIN - name_w) / max(1, len(image.grid_header))
+        for j, h in enumerate(image.grid_header):
+            c.text(MARGIN + name_w + j * cell_w + cell_w / 2, h, 24, colour="#374151", ha="center")
+        c.y += 40
+        for name, cells in image.grid_rows:
+            c.text(MARGIN, name, 26)
+            for j, (text, st) in enumerate(cells):
+                x = MARGIN + name_w + j * cell_w
+                c.rect(x + 3, c.y - 6, cell_w - 6, 46, STATUS_FILL[st])
+                c.text(x + cell_w / 2, f"{STATUS_MARK[st]}{text}", 24, colour=STATUS_COLOUR[st], ha="center")
+            c.y += 54
+        c.paragraph("✓ 达标　! 差 5 个百分点以内　× 落后　数字为累计比率（%）", 24, colour="#4b5563")
+        c.y += 10
+    if image.pace:
+        c.text(MARGIN, "不漏一户进度", 32, weight="bold")
+        c.y += 52
+        for line in image.pace:
+            c.paragraph(line, 26)
+        c.y += 10
+    for head, lines in image.parts.items():
+        c.text(MARGIN, head, 32, weight="bold")
+        c.y += 52
+        for line in lines or ["无"]:
+            c.paragraph("· " + line, 26, indent=0)
+        c.y += 10
+    if image.footer:
+        c.paragraph(image.footer, 24, colour="#6b7280")
+    return c
+
+
+def render(image: LongImage, path: Path | None = None) -> bytes:
+    """Return (and write atomically, with ``path``) the PNG of a long image."""
+    data = layout(image).draw(path)
+    if path is not None:
+        from canvass.run.atomic import write_bytes
+
+        write_bytes(Path(path), data)
+    return data
