@@ -47,15 +47,8 @@ class LongImage:
     footer: str = ""
 
     def texts(self) -> list[str]:
-        """Return every string the image draws (for privacy scans)."""
-        out = [self.title, self.subtitle, self.banner, self.footer, *self.grid_header, *self.pace]
-        for t in self.tiles:
-            out += [t.label, t.value, t.note]
-        for name, cells in self.grid_rows:
-            out += [name] + [c[0] for c in cells]
-        for head, lines in self.parts.items():
-            out += [head, *lines]
-        return [s for s in out if s]
+        """Return every string the image will draw, as laid out (for privacy scans)."""
+        return [op[3] for op in layout(self).ops if op[0] == "text"]
 
 
 def _width(text: str) -> float:
