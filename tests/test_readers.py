@@ -363,3 +363,38 @@ def test_files_are_concatenated_in_sorted_name_order(tmp_path):
     cleaned = clean_folder(data, Config())
     assert [r.file for r in cleaned.files] == ["households/a.csv", "households/b.csv"]
     assert cleaned.households["file"].tolist() == ["households/a.csv", "households/a.csv", "households/b.csv"]
+
+
+def test_inflating_workbook_is_refused_before_it_is_parsed(tmp_path, monkeypatch):
+    import zipfile
+
+    from canvass.ingest.readers import read_sheet
+    path = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/worksheets/sheet1.xml", "<row>" + "0" * (3 * 1024 * 1024) + "</row>")  # 3 MB, compresses to KB
+    monkeypatch.setenv("CANVASS_MAX_SHEET_MB", "2")
+    assert path.stat().st_size < 100_000
+    with pytest.raises(InputError, match="超过上限 2 MB") as info:
+        read_sheet(path, "surveys/bomb.xlsx")
+    assert info.value.file == "surveys/bomb.xlsx" and "CANVASS_MAX_SHEET_MB" in str(info.value)
+
+
+def test_file_changing_while_read_is_an_input_error(tmp_path, monkeypatch):
+    from canvass.config import Config
+    from canvass.ingest import clean
+
+    for kind in ("households", "visits", "surveys", "issues"):
+        (tmp_path / kind).mkdir()
+    target = tmp_path / "households" / "h.csv"
+    target.write_text("社区,网格,地址\n甲社区,1,1-1-101\n", encoding="utf-8")
+    real = clean.read_sheet
+
+    def copying_still(path, rel):  # staff still copying: the file grows while it is read
+        cells = real(path, rel)
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write("甲社区,1,1-1-102\n")
+        return cells
+    monkeypatch.setattr(clean, "read_sheet", copying_still)
+    with pytest.raises(InputError, match="读取过程中被修改"):
+        clean.clean_folder(tmp_path, Config())

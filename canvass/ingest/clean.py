@@ -100,6 +100,14 @@ def _sha256(path: Path) -> str:
 
 
 
+def _stamp(path: Path, rel: str) -> tuple:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise InputError(f"无法读取文件：{exc.strerror or exc}", file=rel) from None
+    return st.st_size, st.st_mtime_ns
+
+
 def _blank_markers(values: pd.Series, comment: bool = False) -> pd.Series:
     """Return values with platform placeholders (``NULL``, ``(跳过)``, ``-`` …) as blank (9.6)."""
     markers = kinds.BLANK_MARKERS + (kinds.COMMENT_BLANKS if comment else ())
@@ -155,8 +163,12 @@ def read_kind(data_dir: Path, kind: str, config: Config):
         return frames, records, raws
     for path in list_input_files(folder):
         rel = path.relative_to(data_dir).as_posix()
+        before = _stamp(path, rel)
         sheet = read_sheet(path, rel)
         record = FileRecord(kind, rel, _sha256(path))
+        if _stamp(path, rel) != before:
+            raise InputError("文件在读取过程中被修改（可能还在复制或保存中） (file changed while read)", file=rel,
+                             expected="等文件复制或保存完成后重新运行")
         records.append(record)
         cells = sheet.cells
         if cells.shape[0] == 0:

@@ -114,10 +114,45 @@ def _first_nonempty(sheets) -> list:
     return []
 
 
+MAX_SHEET_MB_ENV = "CANVASS_MAX_SHEET_MB"
+DEFAULT_MAX_SHEET_MB = 400  # uncompressed sheet data; a 4,000-row survey is a few MB
+
+
+def max_sheet_bytes() -> int:
+    """Return the largest uncompressed sheet data a workbook may hold (CANVASS_MAX_SHEET_MB raises it)."""
+    import os
+    try:
+        return int(float(os.environ.get(MAX_SHEET_MB_ENV, DEFAULT_MAX_SHEET_MB)) * 1024 * 1024)
+    except ValueError:
+        return DEFAULT_MAX_SHEET_MB * 1024 * 1024
+
+
+def _too_big(file: str, size: int) -> InputError:
+    limit = max_sheet_bytes() // (1024 * 1024)
+    return InputError(f"工作簿解压后的表格数据有 {size // (1024 * 1024)} MB，超过上限 {limit} MB，未读取 "
+                      f"(sheet too large)", file=file,
+                      expected=f"只保留需要的工作表和行后另存；确需读取时设环境变量 {MAX_SHEET_MB_ENV}（如 "
+                               f"{MAX_SHEET_MB_ENV}={limit * 4}）")
+
+
+def _check_xlsx_size(path: Path, file: str) -> None:
+    """Refuse a workbook whose sheets inflate beyond the limit, before any of it is parsed."""
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as z:
+            size = sum(i.file_size for i in z.infolist()
+                       if i.filename.startswith(("xl/worksheets/", "xl/sharedStrings")))
+    except (zipfile.BadZipFile, OSError):
+        return  # calamine reports damage in its own words
+    if size > max_sheet_bytes():
+        raise _too_big(file, size)
+
+
 def _read_xlsx(path: Path, file: str) -> pd.DataFrame:
     """An Office Open XML workbook (a ZIP), read with calamine."""
     from python_calamine import CalamineWorkbook
 
+    _check_xlsx_size(path, file)
     try:
         book = CalamineWorkbook.from_path(str(path))
         rows = _first_nonempty(book.get_sheet_by_index(i).to_python(skip_empty_area=False)
@@ -138,6 +173,8 @@ def _read_xls(path: Path, file: str) -> pd.DataFrame:
     """
     import xlrd
 
+    if path.stat().st_size > max_sheet_bytes():
+        raise _too_big(file, path.stat().st_size)
     try:
         book = xlrd.open_workbook(str(path), on_demand=True, logfile=io.StringIO())  # no console chatter
 
@@ -205,8 +242,14 @@ def read_sheet(path: Path, file: str) -> RawSheet:
         cells = func(path, file)
     except InputError:
         raise
-    except (OSError, MemoryError) as exc:
-        raise InputError(f"无法读取文件：{exc}", file=file) from None
+    except PermissionError:
+        raise InputError("文件正被其他程序占用或没有读取权限 (permission denied)", file=file,
+                         expected="请关闭 Excel 等打开这个文件的程序后重试") from None
+    except MemoryError:
+        raise InputError("文件太大，内存不足，无法读取 (out of memory)", file=file,
+                         expected="只保留需要的工作表和行后另存再报送") from None
+    except OSError as exc:
+        raise InputError(f"无法读取文件：{exc.strerror or exc}", file=file) from None
     cells.columns = range(cells.shape[1])
     return RawSheet(file=file, cells=cells)
 

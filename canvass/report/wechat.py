@@ -89,12 +89,11 @@ class _Canvas:
             self.y += int(size * 1.45)
 
     def draw(self, path: Path) -> bytes:
+        from matplotlib import patheffects
         from matplotlib.figure import Figure
         from matplotlib.patches import Rectangle
 
         from canvass import fonts
-
-        from matplotlib import patheffects
 
         fonts.register()
         height = max(MIN_HEIGHT_PX, self.y + MARGIN)
