@@ -123,7 +123,7 @@ def backcheck_rows(week_returns: pd.DataFrame, flags: pd.DataFrame, community: s
     f = flags.loc[r.index]
     with_address = r["key"].astype(str) != ""
     flagged_mask = f.any(axis=1) & with_address
-    flagged = r[flagged_mask].assign(_flags=flags_text(f[flagged_mask], chinese=True))
+    flagged = r[flagged_mask].assign(flag_text=flags_text(f[flagged_mask], chinese=True))
     flagged = flagged.sort_values(["submitted_at", "file", "row"], kind="stable")
     others = r[~f.any(axis=1) & with_address].sort_values(["file", "row"], kind="stable")
     size = max(5, math.ceil(0.05 * len(others)))
@@ -132,7 +132,7 @@ def backcheck_rows(week_returns: pd.DataFrame, flags: pd.DataFrame, community: s
     else:
         picks = random.Random(backcheck_seed(community, week)).sample(range(len(others)), size)
         sample = others.iloc[sorted(picks)]
-    sample = sample.assign(_flags="")
+    sample = sample.assign(flag_text="")
     return pd.concat([flagged, sample])
 
 
@@ -159,7 +159,7 @@ def write_backcheck(rows: pd.DataFrame, households: pd.DataFrame, week: str, pat
               else ("", "", "", "")),
             mask_name(hh["name"]) if hh is not None and hh["name"] else "",
             mask_phone(str(hh["phone"])) if hh is not None and hh["phone"] else "",
-            pd.Timestamp(r.submitted_at).strftime("%Y-%m-%d %H:%M:%S"), r._flags, "")])
+            pd.Timestamp(r.submitted_at).strftime("%Y-%m-%d %H:%M:%S"), r.flag_text, "")])
     stamp = dt.datetime.combine(week_bounds(week)[1], dt.time())
     wb.properties.created = wb.properties.modified = stamp
     with atomic_path(path) as tmp:

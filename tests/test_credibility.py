@@ -74,7 +74,7 @@ def test_backcheck_size_and_determinism():
     b = backcheck_rows(week, flags, "甲", "2023-W36")
     assert a["row"].tolist() == b["row"].tolist()
     assert len(a) == 3 + 7  # ceil(5% of 127) = 7
-    assert a["row"].tolist()[:3] == [2, 3, 4] and a["_flags"].tolist()[:3] == ["用时过短"] * 3
+    assert a["row"].tolist()[:3] == [2, 3, 4] and a["flag_text"].tolist()[:3] == ["用时过短"] * 3
     few = backcheck_rows(week.head(4), flags.head(4), "甲", "2023-W36")
     assert len(few) == 4  # 3 flagged + the one other return (fewer than 5: all)
     assert backcheck_seed("甲", "2023-W36") == int(__import__("hashlib").sha256("甲|2023-W36".encode()).hexdigest()[:16], 16)
