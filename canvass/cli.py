@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from canvass.config import SAMPLE_DATA
+from canvass.config import DEFAULT_TIMEOUT, SAMPLE_DATA
 from canvass.errors import CanvassError
 
 EPILOG = """示例 examples:
@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="忽略上次的结果，全部重新生成")
     p.add_argument("--scheduler", help="Dask 调度器地址（如 tcp://host:8786），在集群上运行")
     p.add_argument("--fresh-kernels", action="store_true", help="每个笔记本用新内核（较慢，用于核对）")
+    p.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"笔记本每个单元格最长运行秒数，超时的报告记为失败（默认 {DEFAULT_TIMEOUT}）")
     p.add_argument("--lock-wait", type=float, default=0.0, help="输出文件夹被占用时最多等待的秒数（默认不等）")
     p.add_argument("--debug", action="store_true", help="出错时显示完整的 Python 错误信息")
     return p
@@ -110,11 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.jobs < 1:
             from canvass.errors import ParameterError
             raise ParameterError(f"--jobs 的值 {args.jobs} 无效", expected="正整数")
+        if args.timeout < 1:
+            from canvass.errors import ParameterError
+            raise ParameterError(f"--timeout 的值 {args.timeout} 无效", expected="正整数（秒）")
         params = parse_overrides([tuple(p) for p in args.param]) if args.param else {}
         options = BatchOptions(data_dir=args.data, out_dir=args.out, week=args.week, communities=args.community,
                                jobs=args.jobs, params=params, config_file=args.config, force=args.force,
                                executor="dask" if args.scheduler else "local", scheduler=args.scheduler,
-                               warm=not args.fresh_kernels, lock_wait=args.lock_wait)
+                               warm=not args.fresh_kernels, lock_wait=args.lock_wait,
+                               timeout=args.timeout)
         if args.check:
             return run_check(options, console)
         return run_and_report(options, console)

@@ -24,6 +24,8 @@ NOTEBOOKS = PROJECT_ROOT / "notebooks"
 # On-demand cleaning cache for notebooks run on their own; CANVASS_CACHE_DIR moves it (tests, benchmarks).
 CACHE_DIR = Path(os.environ.get("CANVASS_CACHE_DIR") or PROJECT_ROOT / ".cache")
 KINDS = ("households", "visits", "surveys", "issues")
+# Seconds one notebook cell may run in the batch (--timeout) before that report counts as failed.
+DEFAULT_TIMEOUT = 600
 
 DEFAULT_NAME = "街道"
 _KNOWN_KEYS = {"name", "communities", "campaign_start", "targets", "overdue_days",
