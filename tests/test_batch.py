@@ -185,3 +185,26 @@ def test_rerun_reuses_unchanged_communities_and_is_deterministic(tmp_path):
     forced = run_cli("--data", str(data), "--out", str(out), "--week", SAMPLE_WEEK, "--force", "--community", "七一社区")
     manifest = json.loads((out / SAMPLE_WEEK / "manifest.json").read_text(encoding="utf-8"))
     assert forced.returncode == 0 and manifest["communities"]["七一社区"]["status"] == "ok"
+
+
+def test_a_stylesheet_change_re_renders_reports_the_rerun_would_reuse(tmp_path, monkeypatch):
+    from canvass.run import store
+    from canvass.run.batch import run_batch
+
+    from .conftest import ROOT
+
+    options = BatchOptions(data_dir=ROOT / "tests" / "hostile" / "base", out_dir=tmp_path / "out", jobs=1)
+
+    def statuses(result):
+        manifest = json.loads((result.out_dir / result.week / "manifest.json").read_text(encoding="utf-8"))
+        return {o["status"] for o in manifest["communities"].values()}, manifest["digest"]["status"]
+
+    assert run_batch(options).exit_code == 0
+    assert statuses(run_batch(options)) == ({"reused"}, "reused")
+    # The same package with another report.css: nothing may be reused with the old page.
+    copy = tmp_path / "pkg" / "canvass"
+    shutil.copytree(ROOT / "canvass", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    css = copy / "report" / "static" / "report.css"
+    css.write_text(css.read_text(encoding="utf-8") + "\n.report { color: #111; }\n", encoding="utf-8")
+    monkeypatch.setattr(store, "_PACKAGE_DIR", copy)
+    assert statuses(run_batch(options)) == ({"ok"}, "ok")

@@ -30,7 +30,7 @@ from canvass.run.plan import (
     plan_batch,
     prepared_location,
 )
-from canvass.run.store import code_fingerprint, load_prepared
+from canvass.run.store import code_fingerprint, load_prepared, output_fingerprint
 from canvass.weeks import format_week_cn
 
 # --- parameters ---------------------------------------------------------------------
@@ -225,7 +225,7 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
                  "outcomes": {c: [o.get("status") in ("ok", "reused"), o.get("error"), o.get("key")]
                               for c, o in outcomes.items()},
                  "params": digest_task["parameters"] | {"prepared_dir": "", "run_file": ""}, "notebook": _file_hash(DIGEST_NB),
-                 "code": code_fingerprint(), "links": links}, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:24]
+                 "code": output_fingerprint(), "links": links}, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:24]
             prev_digest = _previous_manifest(manifest_path).get("digest", {})
             if (not options.force and prev_digest.get("key") == digest_key and prev_digest.get("status") in ("ok", "reused")
                     and Path(digest_task["html"]).is_file()):

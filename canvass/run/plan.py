@@ -16,9 +16,9 @@ from canvass.errors import InputError, ParameterError
 from canvass.ingest.clean import Cleaned, check_data_folder, clean_folder
 from canvass.metrics import compute_metrics, latest_week
 from canvass.run.store import (
-    code_fingerprint,
     input_fingerprint,
     load_prepared,
+    output_fingerprint,
     save_prepared,
 )
 from canvass.slugs import assign_slugs
@@ -205,7 +205,7 @@ def plan_batch(options: BatchOptions, config: Config, cleaned: Cleaned, week: st
     slugs = assign_slugs(list(cleaned.communities))
     if not (prepared / "meta.json").is_file():
         save_prepared(cleaned, prepared)
-    code = code_fingerprint()
+    code = output_fingerprint()  # templates, CSS, fonts and version too, not only *.py
     notebook = Path(options.community_notebook)
     nb_hash = _file_hash(notebook)
     data_param = str(Path(options.data_dir).resolve())
