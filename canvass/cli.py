@@ -18,10 +18,11 @@ EPILOG = """示例 examples:
 退出码 exit codes: 0 全部成功；1 部分社区失败；2 未运行（参数、配置或输入有误）"""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="run_reports.py", description="创城入户宣传周报：清洗数据、计算指标、生成各社区报告和街道汇总。",
+def build_parser(prog: str = "run_reports.py") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="创城入户宣传周报：清洗数据、计算指标、生成各社区报告和街道汇总。",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=SAMPLE_DATA, help="数据文件夹（默认：自带示例数据 data/sample）")
+    p.add_argument("--data", type=Path, default=SAMPLE_DATA if SAMPLE_DATA.is_dir() else None,
+                   help="数据文件夹（默认：自带示例数据 data/sample，仅在项目文件夹中运行时有）")
     p.add_argument("--out", type=Path, default=Path("reports"), help="输出文件夹（默认 reports）")
     p.add_argument("--week", help="报告周：2023-W36 或该周内任一日期；默认数据中最近的一周")
     p.add_argument("--community", action="append", default=[], metavar="NAME", help="只重新生成这个社区的报告（可重复）")
@@ -99,9 +100,9 @@ def run_check(options, console) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "run_reports.py") -> int:
     _safe_streams()
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     console = _console()
     try:
         from canvass.run.plan import BatchOptions, list_params_text, parse_overrides
@@ -109,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.list_params:
             console.print(list_params_text(), markup=False)
             return 0
+        if args.data is None:
+            from canvass.errors import ParameterError
+            raise ParameterError("请用 --data 指定数据文件夹：安装的 canvass 不带示例数据 (--data is required)",
+                                 expected="--data 数据文件夹，内含 households/ visits/ surveys/ issues/")
         if args.jobs < 1:
             from canvass.errors import ParameterError
             raise ParameterError(f"--jobs 的值 {args.jobs} 无效", expected="正整数")

@@ -94,3 +94,19 @@ def test_default_week_is_latest_and_announced(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2023-W38" in proc.stdout and "最近的一周" in proc.stdout
     assert (tmp_path / "out" / "2023-W38" / "digest.html").is_file()
+
+
+def test_python_m_canvass_is_the_same_command_line_as_run_reports():
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    def options(*cmd):
+        proc = subprocess.run([sys.executable, *cmd, "--help"], cwd=ROOT, capture_output=True, text=True,
+                              encoding="utf-8", env={**os.environ, "COLUMNS": "200"})
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.split("\n\n", 1)[1]  # after the usage lines, which name the program
+
+    assert options("-m", "canvass") == options(str(ROOT / "run_reports.py"))
