@@ -165,6 +165,21 @@ def _command(p: psutil.Process) -> str:
         return f"pid {p.pid}"
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no zombie processes")
+def test_an_exited_process_not_yet_reaped_is_not_alive():
+    from canvass.run.atomic import _pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])  # not waited for: it stays a zombie
+    try:
+        zombie = psutil.Process(child.pid)
+        _wait_until(lambda: zombie.status() == psutil.STATUS_ZOMBIE, "the child to exit")
+        assert psutil.pid_exists(child.pid)  # what the old checks went by
+        assert not _running(zombie)
+        assert not _pid_alive(child.pid)
+    finally:
+        child.wait()
+
+
 def test_sigkill_mid_run_never_leaves_half_written_outputs(tmp_path):
     out = tmp_path / "out"
     assert run_cli("--out", str(out), "--week", SAMPLE_WEEK).returncode == 0
