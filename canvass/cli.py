@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from canvass.config import SAMPLE_DATA
+from canvass.config import DEFAULT_TIMEOUT, SAMPLE_DATA
 from canvass.errors import CanvassError
 
 EPILOG = """示例 examples:
@@ -18,10 +18,11 @@ EPILOG = """示例 examples:
 退出码 exit codes: 0 全部成功；1 部分社区失败；2 未运行（参数、配置或输入有误）"""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="run_reports.py", description="创城入户宣传周报：清洗数据、计算指标、生成各社区报告和街道汇总。",
+def build_parser(prog: str = "run_reports.py") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="创城入户宣传周报：清洗数据、计算指标、生成各社区报告和街道汇总。",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=SAMPLE_DATA, help="数据文件夹（默认：自带示例数据 data/sample）")
+    p.add_argument("--data", type=Path, default=SAMPLE_DATA if SAMPLE_DATA.is_dir() else None,
+                   help="数据文件夹（默认：自带示例数据 data/sample，仅在项目文件夹中运行时有）")
     p.add_argument("--out", type=Path, default=Path("reports"), help="输出文件夹（默认 reports）")
     p.add_argument("--week", help="报告周：2023-W36 或该周内任一日期；默认数据中最近的一周")
     p.add_argument("--community", action="append", default=[], metavar="NAME", help="只重新生成这个社区的报告（可重复）")
@@ -36,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="忽略上次的结果，全部重新生成")
     p.add_argument("--scheduler", help="Dask 调度器地址（如 tcp://host:8786），在集群上运行")
     p.add_argument("--fresh-kernels", action="store_true", help="每个笔记本用新内核（较慢，用于核对）")
+    p.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"笔记本每个单元格最长运行秒数，超时的报告记为失败（默认 {DEFAULT_TIMEOUT}）")
     p.add_argument("--lock-wait", type=float, default=0.0, help="输出文件夹被占用时最多等待的秒数（默认不等）")
     p.add_argument("--debug", action="store_true", help="出错时显示完整的 Python 错误信息")
     return p
@@ -129,9 +132,9 @@ def print_check_findings(files, console) -> int:
     return 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "run_reports.py") -> int:
     _safe_streams()
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     console = _console()
     try:
         from canvass.run.plan import BatchOptions, list_params_text, parse_overrides
@@ -139,14 +142,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.list_params:
             console.print(list_params_text(), markup=False)
             return 0
+        if args.data is None:
+            from canvass.errors import ParameterError
+            raise ParameterError("请用 --data 指定数据文件夹：安装的 canvass 不带示例数据 (--data is required)",
+                                 expected="--data 数据文件夹，内含 households/ visits/ surveys/ issues/")
         if args.jobs < 1:
             from canvass.errors import ParameterError
             raise ParameterError(f"--jobs 的值 {args.jobs} 无效", expected="正整数")
+        if args.timeout < 1:
+            from canvass.errors import ParameterError
+            raise ParameterError(f"--timeout 的值 {args.timeout} 无效", expected="正整数（秒）")
         params = parse_overrides([tuple(p) for p in args.param]) if args.param else {}
         options = BatchOptions(data_dir=args.data, out_dir=args.out, week=args.week, communities=args.community,
                                jobs=args.jobs, params=params, config_file=args.config, force=args.force,
                                executor="dask" if args.scheduler else "local", scheduler=args.scheduler,
-                               warm=not args.fresh_kernels, lock_wait=args.lock_wait)
+                               warm=not args.fresh_kernels, lock_wait=args.lock_wait,
+                               timeout=args.timeout)
         if args.init_config:
             from canvass.ingest.starter import write_starter_config
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -18,12 +19,31 @@ from canvass.vocab import (
     TARGET_KEYS,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+# Run from a source checkout (editable install, PYTHONPATH) or from an installed wheel.
+IN_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "notebooks").is_dir()
+# The bundled sample exists only in a checkout; an installed package needs --data.
 SAMPLE_DATA = PROJECT_ROOT / "data" / "sample"
-NOTEBOOKS = PROJECT_ROOT / "notebooks"
-# On-demand cleaning cache for notebooks run on their own; CANVASS_CACHE_DIR moves it (tests, benchmarks).
-CACHE_DIR = Path(os.environ.get("CANVASS_CACHE_DIR") or PROJECT_ROOT / ".cache")
+# Staff open notebooks/ in the checkout; a wheel carries the same files as canvass/notebooks.
+NOTEBOOKS = PROJECT_ROOT / "notebooks" if IN_CHECKOUT else PACKAGE_DIR / "notebooks"
+
+
+def user_cache_dir() -> Path:
+    """Return this user's cache folder for canvass (never inside the installed package)."""
+    if os.name == "nt":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "canvass" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "canvass"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "canvass"
+
+
+# On-demand cleaning cache for notebooks run on their own (the batch keeps its own under --out):
+# .cache/ in a checkout, the user cache folder when installed; CANVASS_CACHE_DIR moves it.
+CACHE_DIR = Path(os.environ.get("CANVASS_CACHE_DIR") or (PROJECT_ROOT / ".cache" if IN_CHECKOUT else user_cache_dir()))
 KINDS = ("households", "visits", "surveys", "issues", "activities", "shops")  # every input folder
+# Seconds one notebook cell may run in the batch (--timeout) before that report counts as failed.
+DEFAULT_TIMEOUT = 600
 
 DEFAULT_NAME = "街道"
 _KNOWN_KEYS = {"name", "communities", "campaign_start", "targets", "overdue_days",
@@ -33,9 +53,9 @@ DEFAULT_CREDIBILITY = {"min_seconds": 15, "burst_count": 5, "burst_minutes": 10}
 
 
 def resolve_project_path(path: str | Path) -> Path:
-    """Return ``path`` as given if absolute, else resolved against the project root."""
+    """Return ``path`` as given if absolute, else resolved against the checkout (installed: the cwd)."""
     p = Path(path).expanduser()
-    return p if p.is_absolute() else (PROJECT_ROOT / p)
+    return p if p.is_absolute() else ((PROJECT_ROOT if IN_CHECKOUT else Path.cwd()) / p)
 
 
 @dataclass(frozen=True)

@@ -15,16 +15,36 @@ FAMILY = "Noto Sans CJK SC"
 SC_FACE_INDEX = 2  # JP, KR, SC, TC, HK in Noto's collection
 
 
+FACE_FILE = "NotoSansCJKsc-Regular.otf"
+
+
 def font_cache_dir() -> Path:
-    """Return where the extracted face lives: beside the installed collection's venv."""
+    """Return where ``--install`` puts the extracted face: in the environment (``make setup``)."""
     return Path(sys.prefix) / "share" / "canvass" / "fonts"
 
 
+def _user_font_dir() -> Path:
+    from canvass.config import user_cache_dir
+
+    return user_cache_dir() / "fonts"
+
+
 def font_path() -> Path:
-    """Return the path of the SC face, extracting it from the collection when missing."""
-    target = font_cache_dir() / "NotoSansCJKsc-Regular.otf"
-    if target.is_file():
-        return target
+    """Return the path of the SC face, extracting it from the collection when missing.
+
+    An environment nobody ran ``--install`` in, and cannot write to, gets the face in the
+    user's cache folder instead.
+    """
+    for folder in (font_cache_dir(), _user_font_dir()):
+        if (folder / FACE_FILE).is_file():
+            return folder / FACE_FILE
+    try:
+        return _extract(font_cache_dir() / FACE_FILE)
+    except PermissionError:
+        return _extract(_user_font_dir() / FACE_FILE)
+
+
+def _extract(target: Path) -> Path:
     import noto_cjk_sans_otc
     from fontTools.ttLib import TTCollection
 

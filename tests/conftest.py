@@ -14,6 +14,8 @@ from filelock import FileLock
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample"
 SAMPLE_WEEK = "2023-W37"
+# Notebooks that stand in for the product's in fault tests (BatchOptions.community_notebook).
+FIXTURES = ROOT / "tests" / "notebooks"
 
 
 def run_cli(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:

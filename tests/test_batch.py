@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -9,10 +10,13 @@ import shutil
 import nbformat
 import pandas as pd
 import pytest
+from rich.console import Console
 
+from canvass.cli import run_and_report
 from canvass.metrics import METRIC_COLUMNS, compute_metrics
+from canvass.run.plan import BatchOptions
 
-from .conftest import SAMPLE, SAMPLE_WEEK, run_cli
+from .conftest import FIXTURES, SAMPLE, SAMPLE_WEEK, run_cli
 
 COMMUNITIES = ["七一社区", "海港社区", "港兴社区", "福寿社区", "修竹社区"]
 pytestmark = pytest.mark.slow
@@ -124,16 +128,17 @@ def test_metrics_xlsx_for_upward_reporting(sample_reports):
 
 def test_one_failing_community_gives_exit_1_and_the_rest_succeed(tmp_path):
     out = tmp_path / "out"
-    proc = run_cli("--data", str(SAMPLE), "--out", str(out), "--week", SAMPLE_WEEK,
-                   "-p", "fail_community", "港兴社区")
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    # The CLI's own report of the batch, with a fixture notebook that raises for 港兴社区.
+    console = Console(file=io.StringIO(), width=160, highlight=False, soft_wrap=True)
+    options = BatchOptions(data_dir=SAMPLE, out_dir=out, week=SAMPLE_WEEK, community_notebook=FIXTURES / "community_fails.ipynb")
+    assert run_and_report(options, console) == 1, console.file.getvalue()
     manifest = json.loads((out / SAMPLE_WEEK / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["communities"]["港兴社区"]["status"] == "failed"
     assert "fail_community" in manifest["communities"]["港兴社区"]["error"]
     assert all(manifest["communities"][c]["status"] == "ok" for c in COMMUNITIES if c != "港兴社区")
     digest = (out / SAMPLE_WEEK / "digest.html").read_text(encoding="utf-8")
     assert "报告生成失败" in digest and "港兴社区" in digest
-    assert "失败" in proc.stdout
+    assert "失败" in console.file.getvalue()
 
     # Re-running only the failed community with the fault removed fixes it; others are kept.
     proc = run_cli("--data", str(SAMPLE), "--out", str(out), "--week", SAMPLE_WEEK, "--community", "港兴社区")
@@ -180,3 +185,26 @@ def test_rerun_reuses_unchanged_communities_and_is_deterministic(tmp_path):
     forced = run_cli("--data", str(data), "--out", str(out), "--week", SAMPLE_WEEK, "--force", "--community", "七一社区")
     manifest = json.loads((out / SAMPLE_WEEK / "manifest.json").read_text(encoding="utf-8"))
     assert forced.returncode == 0 and manifest["communities"]["七一社区"]["status"] == "ok"
+
+
+def test_a_stylesheet_change_re_renders_reports_the_rerun_would_reuse(tmp_path, monkeypatch):
+    from canvass.run import store
+    from canvass.run.batch import run_batch
+
+    from .conftest import ROOT
+
+    options = BatchOptions(data_dir=ROOT / "tests" / "hostile" / "base", out_dir=tmp_path / "out", jobs=1)
+
+    def statuses(result):
+        manifest = json.loads((result.out_dir / result.week / "manifest.json").read_text(encoding="utf-8"))
+        return {o["status"] for o in manifest["communities"].values()}, manifest["digest"]["status"]
+
+    assert run_batch(options).exit_code == 0
+    assert statuses(run_batch(options)) == ({"reused"}, "reused")
+    # The same package with another report.css: nothing may be reused with the old page.
+    copy = tmp_path / "pkg" / "canvass"
+    shutil.copytree(ROOT / "canvass", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    css = copy / "report" / "static" / "report.css"
+    css.write_text(css.read_text(encoding="utf-8") + "\n.report { color: #111; }\n", encoding="utf-8")
+    monkeypatch.setattr(store, "_PACKAGE_DIR", copy)
+    assert statuses(run_batch(options)) == ({"ok"}, "ok")

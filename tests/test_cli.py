@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from canvass.cli import build_parser
+from canvass.cli import build_parser, main
 from canvass.errors import ParameterError
 from canvass.run.plan import parse_overrides
 from canvass.weeks import parse_week
@@ -23,8 +23,10 @@ def test_week_forms():
 
 
 def test_overrides_are_converted_to_declared_types():
-    got = parse_overrides([("target_awareness", "0.9"), ("overdue_days", "10"), ("fail_community", "修竹社区")])
-    assert got == {"target_awareness": 0.9, "overdue_days": 10, "fail_community": "修竹社区"}
+    # (The product's notebooks have no free-text parameter staff may override: fault switches are gone.)
+    got = parse_overrides([("target_awareness", "0.9"), ("overdue_days", "10"), ("target_coverage", "1")])
+    assert got == {"target_awareness": 0.9, "overdue_days": 10, "target_coverage": 1.0}
+    assert type(got["target_coverage"]) is float
     assert parse_overrides([("target_support", "None")]) == {"target_support": None}
 
 
@@ -46,6 +48,16 @@ def test_wrong_type_and_out_of_range_values():
 def test_parser_defaults():
     args = build_parser().parse_args([])
     assert args.data == SAMPLE and str(args.out) == "reports" and args.week is None and args.jobs >= 1
+    assert args.timeout == 600
+
+
+def test_timeout_is_an_option_not_a_notebook_parameter(tmp_path):
+    with pytest.raises(ParameterError, match="execution_timeout"):
+        parse_overrides([("execution_timeout", "5")])
+    assert build_parser().parse_args(["--timeout", "5"]).timeout == 5
+    for bad in ("0", "-3"):
+        assert main(["--timeout", bad, "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()  # refused before anything ran
 
 
 @pytest.mark.slow
@@ -82,3 +94,19 @@ def test_default_week_is_latest_and_announced(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2023-W38" in proc.stdout and "最近的一周" in proc.stdout
     assert (tmp_path / "out" / "2023-W38" / "digest.html").is_file()
+
+
+def test_python_m_canvass_is_the_same_command_line_as_run_reports():
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    def options(*cmd):
+        proc = subprocess.run([sys.executable, *cmd, "--help"], cwd=ROOT, capture_output=True, text=True,
+                              encoding="utf-8", env={**os.environ, "COLUMNS": "200"})
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.split("\n\n", 1)[1]  # after the usage lines, which name the program
+
+    assert options("-m", "canvass") == options(str(ROOT / "run_reports.py"))

@@ -84,3 +84,29 @@ def test_notebooks_run_with_defaults_via_nbconvert(tmp_path):
         assert proc.returncode == 0, proc.stderr[-2000:]
         nb = nbformat.read(tmp_path / path.name, as_version=4)
         assert _html_outputs(nb)
+
+
+def test_parameters_hold_only_what_staff_may_change():
+    """No test switches in the product's parameters, and every parameter is read by a later cell."""
+    import papermill as pm
+
+    for path in NOTEBOOKS:
+        params = pm.inspect_notebook(str(path))
+        assert not {"fail_community", "hang_community", "execution_timeout"} & set(params), path.name
+        nb = nbformat.read(path, as_version=4)
+        code = [c.source for c in nb.cells if c.cell_type == "code"]
+        later = "\n".join(code[1:])
+        unread = [name for name in params if not re.search(rf"\b{name}\b", later)]
+        assert not unread, f"{path.name}: parameters no cell reads: {unread}"
+        assert "sleep(" not in later and "raise " not in later, path.name
+
+
+def test_fixture_notebooks_take_the_batch_parameters():
+    """The fault fixtures accept every parameter the batch passes to the community notebook."""
+    import papermill as pm
+
+    product = set(pm.inspect_notebook(str(ROOT / "notebooks" / "community_report.ipynb")))
+    for path in sorted((ROOT / "tests" / "notebooks").glob("*.ipynb")):
+        assert product <= set(pm.inspect_notebook(str(path))), path.name
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        assert all(c.get("outputs", []) == [] for c in nb["cells"]), path.name

@@ -3,7 +3,8 @@
 Every output is written to a temporary file in the same folder and renamed into place
 (``os.replace`` is atomic on POSIX and Windows), so a batch killed at any moment never
 leaves a half-written file over a good one. The lock uses ``filelock`` (no fcntl, works
-on Windows) and records the holder's pid; a lock left by a dead process is taken over.
+on Windows) and records the holder's pid. The OS frees the lock of a process that died, so
+a stale pid file never blocks; while the lock is really held, ``wait`` seconds are the limit.
 """
 
 from __future__ import annotations
@@ -75,16 +76,16 @@ def atomic_path(path: Path):
 
 
 def _pid_alive(pid: int) -> bool:
+    """Return True when ``pid`` is a running process (an exited zombie is not)."""
     if pid <= 0:
         return False
+    import psutil
+
     try:
-        import psutil
-        return psutil.pid_exists(pid)
-    except ImportError:  # pragma: no cover
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return False
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+    except psutil.AccessDenied:  # someone else's live process
         return True
 
 
@@ -109,19 +110,25 @@ class OutputLock:
         deadline = time.monotonic() + self.wait
         while True:
             try:
-                self._lock.acquire(timeout=0.2)
+                self._lock.acquire(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
                 break
             except Timeout:
-                pid = self.holder()
-                if pid is not None and not _pid_alive(pid):
-                    # The OS releases a dead holder's lock; a stale pid file alone never blocks.
-                    continue
                 if time.monotonic() >= deadline:
-                    raise LockError(
-                        f"另一个批处理（进程 {pid or '未知'}）正在写入这个输出文件夹，请等它结束后再运行 "
-                        f"(output folder is locked by pid {pid})", file=str(self.out_dir)) from None
+                    raise self._locked_error() from None
         self.info.write_text(f"{os.getpid()}\n", encoding="utf-8")
         return self
+
+    def _locked_error(self) -> LockError:
+        pid = self.holder()
+        if pid is not None and not _pid_alive(pid):
+            # The OS frees a dead process's lock: another process holds it without having recorded
+            # itself yet (a batch just starting), so waiting until the deadline is all we can do.
+            return LockError(
+                f"输出文件夹正被另一个进程锁定（记录的进程 {pid} 已结束，新的占用者尚未登记），请稍后再运行 "
+                f"(output folder is locked; the recorded holder pid {pid} is dead)", file=str(self.out_dir))
+        return LockError(
+            f"另一个批处理（进程 {pid or '未知'}）正在写入这个输出文件夹，请等它结束后再运行 "
+            f"(output folder is locked by pid {pid})", file=str(self.out_dir))
 
     def __exit__(self, *exc):
         with contextlib.suppress(OSError):

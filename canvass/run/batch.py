@@ -31,7 +31,7 @@ from canvass.run.plan import (
     plan_batch,
     prepared_location,
 )
-from canvass.run.store import code_fingerprint, load_prepared
+from canvass.run.store import code_fingerprint, load_prepared, output_fingerprint
 from canvass.weeks import format_week_cn
 
 # --- parameters ---------------------------------------------------------------------
@@ -224,9 +224,9 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
                 "kind": "digest", "community": None, "week": week, "notebook": str(DIGEST_NB),
                 "parameters": {"week": week, "data_dir": str(Path(options.data_dir).resolve()),
                                "prepared_dir": str(plan.prepared_dir.resolve()), "run_file": str(run_file.resolve()),
-                               **{k: v for k, v in options.params.items() if k != "fail_for_test"},
+                               **options.params,
                                **({"config_file": str(Path(options.config_file).resolve())} if options.config_file else {})},
-                "timeout": options.params.get("execution_timeout") or 600, "warm": options.warm,
+                "timeout": options.timeout, "warm": options.warm,
                 "executed": str(idir / "notebooks" / "digest.ipynb"), "html": str(wdir / "digest.html"),
                 "title": f"{config.name} 创城入户宣传周报 {format_week_cn(week)}",
             }
@@ -235,7 +235,7 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
                  "outcomes": {c: [o.get("status") in ("ok", "reused"), o.get("error"), o.get("key")]
                               for c, o in outcomes.items()},
                  "params": digest_task["parameters"] | {"prepared_dir": "", "run_file": ""}, "notebook": _file_hash(DIGEST_NB),
-                 "code": code_fingerprint(), "links": links}, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:24]
+                 "code": output_fingerprint(), "links": links}, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:24]
             prev_digest = _previous_manifest(manifest_path).get("digest", {})
             if (not options.force and prev_digest.get("key") == digest_key and prev_digest.get("status") in ("ok", "reused")
                     and Path(digest_task["html"]).is_file()):
@@ -261,7 +261,7 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
                 "parameters": {"targets": plan.targets, "overrides": options.params,
                                "overdue_days": options.params.get("overdue_days") or config.overdue_days,
                                "communities_selected": plan.selected, "force": options.force,
-                               "jobs": options.jobs, "executor": options.executor},
+                               "jobs": options.jobs, "executor": options.executor, "timeout": options.timeout},
                 "versions": _versions(), "code_fingerprint": code_fingerprint(),
                 "timings": timings, "slugs": plan.slugs, "rejected_rows": n_rejects,
                 "communities": {c: {k: v for k, v in o.items() if k != "traceback"} for c, o in outcomes.items()},

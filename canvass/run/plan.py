@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from canvass.config import NOTEBOOKS, SAMPLE_DATA, Config, load_config
+from canvass.config import DEFAULT_TIMEOUT, NOTEBOOKS, SAMPLE_DATA, Config, load_config
 from canvass.errors import InputError, ParameterError
 from canvass.ingest.clean import Cleaned, check_data_folder, clean_folder
 from canvass.metrics import compute_metrics, latest_week
 from canvass.run.store import (
-    code_fingerprint,
     input_fingerprint,
     load_prepared,
+    output_fingerprint,
     save_prepared,
 )
 from canvass.slugs import assign_slugs
@@ -83,7 +83,7 @@ def parse_overrides(pairs: list[tuple[str, str]]) -> dict:
         value = _convert(name, text, known[name])
         if name.startswith("target_") and value is not None and not 0 <= value <= 1:
             raise ParameterError(f"参数 {name} 的值 {value} 超出范围", expected="0 到 1 之间的小数，如 0.9")
-        if name in ("overdue_days", "execution_timeout") and value is not None and value < 1:
+        if name == "overdue_days" and value is not None and value < 1:
             raise ParameterError(f"参数 {name} 的值 {value} 应为正整数", expected="正整数")
         out[name] = value
     return out
@@ -117,7 +117,10 @@ class BatchOptions:
     scheduler: str | None = None
     warm: bool = True
     lock_wait: float = 0.0
+    timeout: int = DEFAULT_TIMEOUT
     today: dt.date | None = None
+    # The notebook each community report runs; tests point it at fixtures (tests/notebooks/).
+    community_notebook: Path = COMMUNITY_NB
 
 
 @dataclass
@@ -202,8 +205,9 @@ def plan_batch(options: BatchOptions, config: Config, cleaned: Cleaned, week: st
     slugs = assign_slugs(list(cleaned.communities))
     if not (prepared / "meta.json").is_file():
         save_prepared(cleaned, prepared)
-    code = code_fingerprint()
-    nb_hash = _file_hash(COMMUNITY_NB)
+    code = output_fingerprint()  # templates, CSS, fonts and version too, not only *.py
+    notebook = Path(options.community_notebook)
+    nb_hash = _file_hash(notebook)
     data_param = str(Path(options.data_dir).resolve())
     tasks = []
     for community in selected:
@@ -218,8 +222,8 @@ def plan_batch(options: BatchOptions, config: Config, cleaned: Cleaned, week: st
                              ensure_ascii=False, sort_keys=True, default=str)
         tasks.append({
             "kind": "community", "community": community, "slug": slug, "week": week,
-            "notebook": str(COMMUNITY_NB), "parameters": params,
-            "timeout": overrides.get("execution_timeout") or 600, "warm": options.warm,
+            "notebook": str(notebook), "parameters": params,
+            "timeout": options.timeout, "warm": options.warm,
             "executed": str(out / "internal" / week / "notebooks" / f"{slug}.ipynb"),
             "html": str(out / week / "communities" / f"{slug}.html"),
             "followup": str(out / "internal" / week / "followup" / f"{slug}.xlsx"),

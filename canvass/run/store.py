@@ -28,12 +28,47 @@ OPTIONAL_TABLES = ("activities", "shops")  # present only when the data folder h
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
+# Installed libraries whose version changes how a report looks (charts, HTML export, the font).
+RENDERING_LIBRARIES = ("matplotlib", "nbconvert", "jinja2", "pandas", "noto-cjk-sans-otc", "fonttools")
+
+
 def code_fingerprint() -> str:
     """Return a hash of the package's source, so a code change invalidates caches."""
     h = hashlib.sha256(__version__.encode())
     for p in sorted(_PACKAGE_DIR.rglob("*.py")):
         h.update(p.relative_to(_PACKAGE_DIR).as_posix().encode())
         h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _package_files() -> list[Path]:
+    """Every file of the package but bytecode and the notebooks (each task hashes its own)."""
+    files = []
+    for p in _PACKAGE_DIR.rglob("*"):
+        rel = p.relative_to(_PACKAGE_DIR).parts
+        if p.is_file() and "__pycache__" not in rel and rel[0] != "notebooks" and p.suffix != ".pyc":
+            files.append(p)
+    return sorted(files)
+
+
+def output_fingerprint() -> str:
+    """Return a hash of what shapes a rendered report besides its notebook and data.
+
+    That is the package's code and data files (templates, CSS), its version, and the
+    versions of the libraries that draw charts, export HTML or ship the font: a report
+    is reused only when all of them are unchanged.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    h = hashlib.sha256(__version__.encode())
+    for p in _package_files():
+        h.update(p.relative_to(_PACKAGE_DIR).as_posix().encode())
+        h.update(p.read_bytes())
+    for lib in RENDERING_LIBRARIES:
+        try:
+            h.update(f"{lib}=={version(lib)}".encode())
+        except PackageNotFoundError:
+            h.update(f"{lib} missing".encode())
     return h.hexdigest()[:16]
 
 
