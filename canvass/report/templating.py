@@ -13,7 +13,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
-from markupsafe import Markup
 
 from canvass.vocab import AMBER_BAND, LOW_SAMPLE, RATE_KEYS, RATE_LABELS, STATUS_TEXT
 from canvass.weeks import format_week_cn, week_bounds
@@ -106,6 +105,10 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render(name: str, **context) -> Markup:
-    """Return template ``name`` (relative to ``report/templates``) rendered with ``context``."""
-    return Markup(environment().get_template(name).render(**context))
+def render(name: str, **context) -> str:
+    """Return template ``name`` (relative to ``report/templates``) rendered with ``context``.
+
+    The result is a plain ``str``; wrap a value in ``markupsafe.Markup`` to place markup
+    (a chart's SVG, a fragment) in a template unescaped.
+    """
+    return environment().get_template(name).render(**context)
