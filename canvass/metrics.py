@@ -135,8 +135,7 @@ def week_view(cleaned: Cleaned, week: str) -> WeekView:
     return WeekView(week, monday, sunday, s[standing], superseded, rejects)
 
 
-def metric_counts(cleaned: Cleaned, week: str, overdue_days: int | None = None,
-                  view: WeekView | None = None) -> pd.DataFrame:
+def metric_counts(cleaned: Cleaned, week: str, overdue_days: int | None = None) -> pd.DataFrame:
     """Return the numerators and denominators per community (index in display order).
 
     Counting is numpy ``bincount`` over community codes: one pass per metric, cheap
@@ -171,10 +170,7 @@ def metric_counts(cleaned: Cleaned, week: str, overdue_days: int | None = None,
     out["materials_week"] = count(vc, v_week, v["materials"].to_numpy(dtype=np.float64))
 
     s = cleaned.surveys
-    if view is not None:
-        standing = s.index.isin(view.surveys.index)
-    else:
-        standing, _ = _standing_mask(s, sunday)
+    standing, superseded = _standing_mask(s, sunday)
     sc = _codes(s["community"], order)
     s_week = standing & (s["date"] >= monday).to_numpy()
     out["returns_week"] = count(sc, s_week)
@@ -199,17 +195,12 @@ def metric_counts(cleaned: Cleaned, week: str, overdue_days: int | None = None,
     out["issues_raised_cum"] = count(ic, state.raised)
     out["issues_resolved_cum"] = count(ic, state.resolved)
 
+    # W's rejected rows: the rejects it sees, and the returns superseded as of W.
     r = cleaned.rejects
-    if len(r):
-        keep = rejects_as_of(r, sunday)
-        rc = _codes(r["community"], order)
-        sup = s.loc[~standing & (s["date"] <= sunday).to_numpy() & ~s["anonymous"].astype(bool).to_numpy(), "community"]
-        rejected = count(rc, keep) + count(_codes(sup, order))
-        total = int(keep.sum()) + len(sup)
-    else:
-        sup = s.loc[~standing & (s["date"] <= sunday).to_numpy() & ~s["anonymous"].astype(bool).to_numpy(), "community"]
-        rejected = count(_codes(sup, order))
-        total = len(sup)
+    keep = rejects_as_of(r, sunday)
+    sup = _codes(s.loc[superseded, "community"], order)
+    rejected = count(_codes(r["community"], order), keep) + count(sup) if len(r) else count(sup)
+    total = int(keep.sum()) + len(sup)
     out["rejected_rows"] = rejected
     frame = pd.DataFrame(out, index=pd.Index(order, name="community"))[COUNT_COLUMNS]
     frame.attrs["rejected_total"] = total

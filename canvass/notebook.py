@@ -62,11 +62,14 @@ def _week(week, prepared: Path) -> str:
     return found
 
 
-def _history(prepared: Path, week: str, targets: dict, overdue_days: int | None, metrics_file: str | None):
+def _history(prepared: Path, week: str, targets: dict, overdue_days: int | None, metrics_file: str | None,
+             cleaned=None):
     """Return the metrics history: the batch's file, or computed here exactly as the batch does."""
     if metrics_file:
         return load_history(metrics_file)
-    return metrics_over_weeks(load_prepared(prepared, columns=DIGEST_COLUMNS), week, targets, overdue_days)
+    if cleaned is None:
+        cleaned = load_prepared(prepared, columns=DIGEST_COLUMNS)
+    return metrics_over_weeks(cleaned, week, targets, overdue_days)
 
 
 def community_context(community: str, week: str | None, data_dir: str, prepared_dir: str | None = None,
@@ -91,7 +94,7 @@ def digest_context(week: str | None, data_dir: str, prepared_dir: str | None = N
     w = _week(week, prepared)
     cleaned = load_prepared(prepared, columns=DIGEST_COLUMNS)
     resolved = _targets(cleaned, targets or {})
-    history = load_history(metrics_file) if metrics_file else metrics_over_weeks(cleaned, w, resolved, overdue_days)
+    history = _history(prepared, w, resolved, overdue_days, metrics_file, cleaned)
     outcomes, links = {}, {}
     if run_file:
         run = json.loads(Path(run_file).read_text(encoding="utf-8"))
