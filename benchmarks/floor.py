@@ -22,12 +22,11 @@ DIGEST_SECTIONS = ("digest_title", "digest_headline", "digest_table", "digest_tr
 
 def community_job(args) -> str:
     prepared, history_file, community, slug, week, out, data_dir = args
-    from canvass.metrics import load_history
     from canvass.notebook import is_sample
     from canvass.report import pages, sections, views
     from canvass.report.worklists import write_followup
     from canvass.run.atomic import write_text
-    from canvass.run.store import load_prepared
+    from canvass.run.store import load_history, load_prepared
 
     cleaned = load_prepared(Path(prepared), community)
     view = views.community_view(cleaned, community, week, cleaned.config.targets, load_history(history_file),
@@ -42,12 +41,12 @@ def run_floor(data_dir: Path, out: Path, week: str, jobs: int) -> None:
     """Write every output of the batch for ``week`` with direct function calls."""
     from canvass.config import load_config
     from canvass.ingest.clean import clean_folder
-    from canvass.metrics import metrics_over_weeks, save_history, week_rows
+    from canvass.metrics import metrics_over_weeks, week_rows
     from canvass.notebook import is_sample
     from canvass.report import pages, sections, tables, views
     from canvass.run.atomic import write_text
     from canvass.run.batch import write_rejects
-    from canvass.run.store import input_fingerprint, load_prepared, save_prepared
+    from canvass.run.store import input_fingerprint, load_prepared, save_history, save_prepared
     from canvass.slugs import assign_slugs
 
     config = load_config(data_dir)

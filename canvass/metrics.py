@@ -317,16 +317,3 @@ def metrics_over_weeks(cleaned: Cleaned, week: str, targets: dict | None = None,
 def week_rows(history: pd.DataFrame, week: str) -> pd.DataFrame:
     """Return one week's rows of a metrics history (the metrics.csv table of that week)."""
     return history[history["week"] == week].reset_index(drop=True)
-
-
-def save_history(history: pd.DataFrame, path) -> None:
-    """Write a metrics history as parquet (atomically: notebooks may read it while a batch runs)."""
-    from canvass.run.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        history.to_parquet(tmp, index=False)
-
-
-def load_history(path) -> pd.DataFrame:
-    """Read a metrics history written by ``save_history``."""
-    return pd.read_parquet(path)

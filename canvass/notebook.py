@@ -12,9 +12,9 @@ from pathlib import Path
 
 from canvass.config import SAMPLE_DATA, resolve_project_path
 from canvass.errors import ParameterError
-from canvass.metrics import load_history, latest_week, metrics_over_weeks
+from canvass.metrics import latest_week, metrics_over_weeks
 from canvass.report import views
-from canvass.run.store import DIGEST_COLUMNS, load_prepared, prepare
+from canvass.run.store import DIGEST_COLUMNS, load_history, load_prepared, prepare
 
 
 def show(fragment: str) -> None:

@@ -16,6 +16,7 @@ from canvass import __version__
 from canvass.report.templating import TEMPLATES, render
 from canvass.run.atomic import write_text
 from canvass.weeks import week_bounds
+
 CSS_PATH = Path(__file__).resolve().parent / "static" / "report.css"
 
 

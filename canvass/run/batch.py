@@ -20,7 +20,7 @@ import pandas as pd
 from canvass import __version__
 from canvass.ingest.clean import Cleaned, clean_folder
 from canvass.memory import release_memory
-from canvass.metrics import save_history, week_view
+from canvass.metrics import week_view
 from canvass.run.atomic import OutputLock, write_bytes, write_json
 from canvass.run.plan import (
     DIGEST_NB,
@@ -30,7 +30,7 @@ from canvass.run.plan import (
     plan_batch,
     prepared_location,
 )
-from canvass.run.store import code_fingerprint, load_prepared
+from canvass.run.store import code_fingerprint, load_prepared, save_history
 from canvass.weeks import format_week_cn
 
 # --- parameters ---------------------------------------------------------------------
