@@ -90,3 +90,21 @@ def test_nbconvert_pages_and_the_batchs_pages_share_one_shell():
     assert "<p>x</p>" in from_notebook and "<p>x</p>" in direct
     assert "数据截至 2023年9月17日（周日）" in direct
     assert _shell(from_notebook).strip() == _shell(direct).strip()
+
+
+def test_overdue_days_from_subdistrict_yml_reach_the_report_text(tmp_path):
+    from canvass.config import parse_config
+    from canvass.ingest.clean import clean_folder
+    from canvass.metrics import metrics_over_weeks
+    from canvass.report.views import community_view
+
+    from .test_metrics import CONFIG, W, build
+
+    build(tmp_path / "data")
+    cleaned = clean_folder(tmp_path / "data", parse_config({**CONFIG, "overdue_days": 10}, "subdistrict.yml"))
+    view = community_view(cleaned, "甲社区", W, cleaned.config.targets, metrics_over_weeks(cleaned, W))
+    note = re.sub(r"<[^>]+>", "", sections.method_note(view))
+    assert "超过 10 天仍未办结" in note and "7 天" not in note
+    issues = re.sub(r"<[^>]+>", "", sections.community_issues(view))
+    # 甲's open issues as of W36 are 8 (A), 7 (B) and 9 (C) days old: none is more than 10.
+    assert "其中超过 10 天未办结 0 件" in issues

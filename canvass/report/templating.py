@@ -112,3 +112,11 @@ def render(name: str, **context) -> str:
     (a chart's SVG, a fragment) in a template unescaped.
     """
     return environment().get_template(name).render(**context)
+
+
+def warm_up() -> None:
+    """Compile every template now, so the first report a warm kernel renders is not slower."""
+    env = environment()
+    for name in env.list_templates(extensions=["j2"]):
+        if not name.startswith("canvass_report/"):  # nbconvert's own template, not for this environment
+            env.get_template(name)
