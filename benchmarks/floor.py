@@ -21,16 +21,17 @@ DIGEST_SECTIONS = ("digest_title", "digest_headline", "digest_table", "digest_tr
 
 
 def community_job(args) -> str:
-    prepared, community, slug, week, out, data_dir = args
+    prepared, history_file, community, slug, week, out, data_dir = args
     from canvass.notebook import is_sample
     from canvass.report import pages, sections, views
     from canvass.report.worklists import write_followup
     from canvass.run.atomic import write_text
-    from canvass.run.store import load_prepared
+    from canvass.run.store import load_history, load_prepared
 
     cleaned = load_prepared(Path(prepared), community)
-    view = views.community_view(cleaned, community, week, cleaned.config.targets, sample_data=is_sample(data_dir))
-    parts = [getattr(sections, s)(view) for s in COMMUNITY_SECTIONS] + [sections.method_note()]
+    view = views.community_view(cleaned, community, week, cleaned.config.targets, load_history(history_file),
+                                sample_data=is_sample(data_dir))
+    parts = [getattr(sections, s)(view) for s in COMMUNITY_SECTIONS] + [sections.method_note(view)]
     write_text(Path(out) / week / "communities" / f"{slug}.html", pages.page(community, parts, week))
     write_followup(cleaned, community, week, Path(out) / "internal" / week / "followup" / f"{slug}.xlsx")
     return community
@@ -40,29 +41,32 @@ def run_floor(data_dir: Path, out: Path, week: str, jobs: int) -> None:
     """Write every output of the batch for ``week`` with direct function calls."""
     from canvass.config import load_config
     from canvass.ingest.clean import clean_folder
-    from canvass.metrics import compute_metrics, metrics_over_weeks
+    from canvass.metrics import metrics_over_weeks, week_rows
     from canvass.notebook import is_sample
     from canvass.report import pages, sections, tables, views
     from canvass.run.atomic import write_text
     from canvass.run.batch import write_rejects
-    from canvass.run.store import input_fingerprint, load_prepared, save_prepared
+    from canvass.run.store import input_fingerprint, load_prepared, save_history, save_prepared
     from canvass.slugs import assign_slugs
 
     config = load_config(data_dir)
     cleaned = clean_folder(data_dir, config)
     prepared = save_prepared(cleaned, out / "internal" / ".cache" / "prepared" / input_fingerprint(data_dir))
     w = out / week
-    tables.write_metrics_csv(compute_metrics(cleaned, week), w / "metrics.csv")
-    tables.write_metrics_xlsx(compute_metrics(cleaned, week), metrics_over_weeks(cleaned, week), w / "metrics.xlsx")
+    history = metrics_over_weeks(cleaned, week)
+    history_file = out / "internal" / week / "metrics_history.parquet"
+    save_history(history, history_file)
+    tables.write_metrics_csv(week_rows(history, week), w / "metrics.csv")
+    tables.write_metrics_xlsx(week_rows(history, week), history, w / "metrics.xlsx")
     write_rejects(cleaned, week, out / "internal" / week / "rejects.csv")
     slugs = assign_slugs(cleaned.communities)
-    args = [(str(prepared), c, slugs[c], week, str(out), str(data_dir)) for c in cleaned.communities]
+    args = [(str(prepared), str(history_file), c, slugs[c], week, str(out), str(data_dir)) for c in cleaned.communities]
     with ProcessPoolExecutor(jobs) as pool:
         list(pool.map(community_job, args))
     full = load_prepared(prepared)
     links = {c: f"communities/{s}.html" for c, s in slugs.items()}
-    view = views.digest_view(full, week, full.config.targets, links=links, sample_data=is_sample(data_dir))
-    parts = [getattr(sections, s)(view) for s in DIGEST_SECTIONS] + [sections.method_note()]
+    view = views.digest_view(full, week, full.config.targets, history, links=links, sample_data=is_sample(data_dir))
+    parts = [getattr(sections, s)(view) for s in DIGEST_SECTIONS] + [sections.method_note(view)]
     write_text(w / "digest.html", pages.page(config.name, parts, week))
     pages.write_index(out, config.name)
     (w / "manifest.json").write_text(json.dumps({"floor": True}), encoding="utf-8")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from canvass.ingest.clean import Cleaned
-from canvass.vocab import AMBER_BAND, LOW_SAMPLE, METRIC_FIELDS, TOLERANCE, Z95
+from canvass.vocab import AMBER_BAND, LOW_SAMPLE, METRIC_FIELDS, REACHING, TOLERANCE, Z95
 from canvass.weeks import week_bounds, week_label
 
 BASE_COLUMNS = ["households", "reached_cum", "coverage_cum", "visits_week", "entered_week",
@@ -43,6 +43,51 @@ class WeekView:
 def _codes(values: pd.Series, order: list) -> np.ndarray:
     """Return integer community codes in display order (-1 for anything else)."""
     return pd.Index(order).get_indexer(pd.Index(values)).astype(np.int64)
+
+
+def reached_households(households: pd.DataFrame, visits: pd.DataFrame, sunday: pd.Timestamp) -> np.ndarray:
+    """Return a mask over ``households``: occupied and reached (a visit entered or online) as of Sunday.
+
+    This is the one definition of 已覆盖 (reached): coverage, grid and building tables and the
+    follow-up lists all take it from here.
+    """
+    dated = visits["date"].to_numpy() <= pd.Timestamp(sunday).to_datetime64()
+    reaching = dated & np.isin(visits["outcome"].to_numpy(), REACHING)
+    # Perf: hash lookup instead of Series.isin, which boxes every reached key on arrow text.
+    keys = pd.Index(pd.unique(visits["key"].to_numpy()[reaching]))
+    return (keys.get_indexer(households["key"].to_numpy()) >= 0) & households["occupied"].astype(bool).to_numpy()
+
+
+@dataclass
+class IssueState:
+    """Masks over an issues table as of W's Sunday (one definition of open and overdue)."""
+
+    raised: np.ndarray  # raised on or before Sunday
+    resolved: np.ndarray  # raised and resolved on or before Sunday
+    open: np.ndarray  # raised, not resolved as of Sunday
+    overdue: np.ndarray  # open and raised more than ``overdue_days`` days before Sunday
+    age_days: np.ndarray  # days from raised to Sunday
+
+
+def issue_state(issues: pd.DataFrame, sunday: pd.Timestamp, overdue_days: int) -> IssueState:
+    """Return which issues are raised, resolved, open and overdue as of ``sunday``."""
+    sun = pd.Timestamp(sunday).to_datetime64()
+    raised_at = issues["raised"].to_numpy(dtype="datetime64[ns]")
+    resolved_at = issues["resolved"].to_numpy(dtype="datetime64[ns]")
+    raised = raised_at <= sun
+    resolved = raised & ~np.isnat(resolved_at) & (resolved_at <= sun)
+    open_ = raised & ~resolved
+    age = (sun - raised_at).astype("timedelta64[D]").astype(np.int64)
+    return IssueState(raised, resolved, open_, open_ & (age > overdue_days), age)  # exactly overdue_days is not overdue
+
+
+def rejects_as_of(rejects: pd.DataFrame, sunday: pd.Timestamp) -> np.ndarray:
+    """Return a mask of the rejects week W sees: registry rows, undated rows and rows dated by Sunday."""
+    if not len(rejects):
+        return np.zeros(0, bool)
+    dated = pd.to_datetime(rejects["date"])
+    return ((rejects["kind"] == "households") | dated.isna()
+            | (dated.dt.normalize() <= pd.Timestamp(sunday))).to_numpy()
 
 
 def _standing_mask(surveys: pd.DataFrame, sunday: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
@@ -79,9 +124,7 @@ def week_view(cleaned: Cleaned, week: str) -> WeekView:
     superseded = s[sup_mask]
     r = cleaned.rejects
     if len(r):
-        dated = pd.to_datetime(r["date"])
-        keep = (r["kind"] == "households") | dated.isna() | (dated.dt.normalize() <= sunday)
-        r = r[keep.to_numpy()]
+        r = r[rejects_as_of(r, sunday)]
     sup = pd.DataFrame({
         "file": superseded["file"], "row": superseded["row"], "community": superseded["community"],
         "field": "", "reason": "superseded", "kind": "surveys", "date": superseded["submitted_at"],
@@ -92,8 +135,7 @@ def week_view(cleaned: Cleaned, week: str) -> WeekView:
     return WeekView(week, monday, sunday, s[standing], superseded, rejects)
 
 
-def metric_counts(cleaned: Cleaned, week: str, overdue_days: int | None = None,
-                  view: WeekView | None = None) -> pd.DataFrame:
+def metric_counts(cleaned: Cleaned, week: str, overdue_days: int | None = None) -> pd.DataFrame:
     """Return the numerators and denominators per community (index in display order).
 
     Counting is numpy ``bincount`` over community codes: one pass per metric, cheap
@@ -122,19 +164,13 @@ def metric_counts(cleaned: Cleaned, week: str, overdue_days: int | None = None,
     v_cum = vdate <= sunday.to_datetime64()
     v_week = v_cum & (vdate >= monday.to_datetime64())
     outcome = v["outcome"].to_numpy()
-    reaching = v_cum & np.isin(outcome, ["entered", "online"])
-    # Perf: hash lookup instead of Series.isin, which boxes every reached key on arrow text.
-    reached = (pd.Index(pd.unique(v["key"].to_numpy()[reaching])).get_indexer(h["key"].to_numpy()) >= 0) & occupied
-    out["reached_cum"] = count(hc, reached)
+    out["reached_cum"] = count(hc, reached_households(h, v, sunday))
     out["visits_week"] = count(vc, v_week)
     out["entered_week"] = count(vc, v_week & (outcome == "entered"))
     out["materials_week"] = count(vc, v_week, v["materials"].to_numpy(dtype=np.float64))
 
     s = cleaned.surveys
-    if view is not None:
-        standing = s.index.isin(view.surveys.index)
-    else:
-        standing, _ = _standing_mask(s, sunday)
+    standing, superseded = _standing_mask(s, sunday)
     sc = _codes(s["community"], order)
     s_week = standing & (s["date"] >= monday).to_numpy()
     out["returns_week"] = count(sc, s_week)
@@ -150,31 +186,21 @@ def metric_counts(cleaned: Cleaned, week: str, overdue_days: int | None = None,
     ic = _codes(i["community"], order)
     raised = i["raised"].to_numpy()
     resolved = i["resolved"].to_numpy()
-    i_cum = raised <= sunday.to_datetime64()
-    has_res = ~np.isnat(resolved)
-    res_asof = i_cum & has_res & (resolved <= sunday.to_datetime64())
-    open_ = i_cum & ~res_asof
-    age = (sunday.to_datetime64() - raised).astype("timedelta64[D]").astype(np.int64)
-    out["issues_raised_week"] = count(ic, i_cum & (raised >= monday.to_datetime64()))
-    out["issues_resolved_week"] = count(ic, has_res & (resolved >= monday.to_datetime64())
+    state = issue_state(i, sunday, overdue_days)
+    out["issues_raised_week"] = count(ic, state.raised & (raised >= monday.to_datetime64()))
+    out["issues_resolved_week"] = count(ic, ~np.isnat(resolved) & (resolved >= monday.to_datetime64())
                                         & (resolved <= sunday.to_datetime64()))
-    out["issues_open"] = count(ic, open_)
-    out["issues_overdue"] = count(ic, open_ & (age > overdue_days))
-    out["issues_raised_cum"] = count(ic, i_cum)
-    out["issues_resolved_cum"] = count(ic, res_asof)
+    out["issues_open"] = count(ic, state.open)
+    out["issues_overdue"] = count(ic, state.overdue)
+    out["issues_raised_cum"] = count(ic, state.raised)
+    out["issues_resolved_cum"] = count(ic, state.resolved)
 
+    # W's rejected rows: the rejects it sees, and the returns superseded as of W.
     r = cleaned.rejects
-    if len(r):
-        dated = pd.to_datetime(r["date"])
-        keep = ((r["kind"] == "households") | dated.isna() | (dated.dt.normalize() <= sunday)).to_numpy()
-        rc = _codes(r["community"], order)
-        sup = s.loc[~standing & (s["date"] <= sunday).to_numpy() & ~s["anonymous"].astype(bool).to_numpy(), "community"]
-        rejected = count(rc, keep) + count(_codes(sup, order))
-        total = int(keep.sum()) + len(sup)
-    else:
-        sup = s.loc[~standing & (s["date"] <= sunday).to_numpy() & ~s["anonymous"].astype(bool).to_numpy(), "community"]
-        rejected = count(_codes(sup, order))
-        total = len(sup)
+    keep = rejects_as_of(r, sunday)
+    sup = _codes(s.loc[superseded, "community"], order)
+    rejected = count(_codes(r["community"], order), keep) + count(sup) if len(r) else count(sup)
+    total = int(keep.sum()) + len(sup)
     out["rejected_rows"] = rejected
     frame = pd.DataFrame(out, index=pd.Index(order, name="community"))[COUNT_COLUMNS]
     frame.attrs["rejected_total"] = total
@@ -277,7 +303,17 @@ def campaign_weeks(cleaned: Cleaned, week: str) -> list[str]:
     return weeks_between(first, week)
 
 
-def metrics_over_weeks(cleaned: Cleaned, week: str, targets: dict | None = None) -> pd.DataFrame:
-    """Return the metrics table of every campaign week up to ``week``, stacked."""
-    return pd.concat([compute_metrics(cleaned, w, targets) for w in campaign_weeks(cleaned, week)],
+def metrics_over_weeks(cleaned: Cleaned, week: str, targets: dict | None = None,
+                       overdue_days: int | None = None) -> pd.DataFrame:
+    """Return the metrics history: the metrics table of every campaign week up to ``week``, stacked.
+
+    This is the one computation behind every number the reports show: the batch runs it
+    once and hands it to the notebooks; week W's rows are metrics.csv.
+    """
+    return pd.concat([compute_metrics(cleaned, w, targets, overdue_days) for w in campaign_weeks(cleaned, week)],
                      ignore_index=True)
+
+
+def week_rows(history: pd.DataFrame, week: str) -> pd.DataFrame:
+    """Return one week's rows of a metrics history (the metrics.csv table of that week)."""
+    return history[history["week"] == week].reset_index(drop=True)

@@ -1,7 +1,8 @@
 """The calls report notebooks make: load data for one community or the digest, show fragments.
 
 A notebook gets its data either from the batch (``prepared_dir``: slices cleaned once per
-batch) or, run on its own, from ``data_dir`` through the on-demand cache.
+batch; ``metrics_file``: the metrics history computed once per batch) or, run on its own,
+from ``data_dir`` through the on-demand cache, computing the history with the same function.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from pathlib import Path
 
 from canvass.config import SAMPLE_DATA, resolve_project_path
 from canvass.errors import ParameterError
-from canvass.metrics import latest_week
+from canvass.metrics import latest_week, metrics_over_weeks
 from canvass.report import views
-from canvass.run.store import DIGEST_COLUMNS, load_prepared, prepare
+from canvass.run.store import DIGEST_COLUMNS, load_history, load_prepared, prepare
 
 
 def show(fragment: str) -> None:
@@ -61,29 +62,44 @@ def _week(week, prepared: Path) -> str:
     return found
 
 
+def _history(prepared: Path, week: str, targets: dict, overdue_days: int | None, metrics_file: str | None,
+             cleaned=None):
+    """Return the metrics history: the batch's file, or computed here exactly as the batch does."""
+    if metrics_file:
+        return load_history(metrics_file)
+    if cleaned is None:
+        cleaned = load_prepared(prepared, columns=DIGEST_COLUMNS)
+    return metrics_over_weeks(cleaned, week, targets, overdue_days)
+
+
 def community_context(community: str, week: str | None, data_dir: str, prepared_dir: str | None = None,
                       targets: dict | None = None, overdue_days: int | None = None,
-                      config_file: str | None = None) -> views.CommunityView:
+                      config_file: str | None = None, metrics_file: str | None = None) -> views.CommunityView:
     """Return the view one community report shows."""
     prepared = _prepared(data_dir, prepared_dir, config_file)
     w = _week(week, prepared)
     cleaned = load_prepared(prepared, community)
-    return views.community_view(cleaned, community, w, _targets(cleaned, targets or {}), overdue_days,
+    resolved = _targets(cleaned, targets or {})
+    history = _history(prepared, w, resolved, overdue_days, metrics_file)
+    return views.community_view(cleaned, community, w, resolved, history, overdue_days,
                                  sample_data=is_sample(data_dir))
 
 
 def digest_context(week: str | None, data_dir: str, prepared_dir: str | None = None,
                    targets: dict | None = None, overdue_days: int | None = None,
-                   run_file: str | None = None, config_file: str | None = None) -> views.DigestView:
+                   run_file: str | None = None, config_file: str | None = None,
+                   metrics_file: str | None = None) -> views.DigestView:
     """Return the view the sub-district digest shows (with the batch's outcomes when given)."""
     prepared = _prepared(data_dir, prepared_dir, config_file)
     w = _week(week, prepared)
     cleaned = load_prepared(prepared, columns=DIGEST_COLUMNS)
+    resolved = _targets(cleaned, targets or {})
+    history = _history(prepared, w, resolved, overdue_days, metrics_file, cleaned)
     outcomes, links = {}, {}
     if run_file:
         run = json.loads(Path(run_file).read_text(encoding="utf-8"))
         outcomes, links = run.get("outcomes", {}), run.get("links", {})
-    return views.digest_view(cleaned, w, _targets(cleaned, targets or {}), overdue_days,
+    return views.digest_view(cleaned, w, resolved, history, overdue_days,
                               outcomes=outcomes, links=links, sample_data=is_sample(data_dir))
 
 

@@ -20,7 +20,18 @@ from hypothesis import strategies as st
 
 from canvass.config import parse_config
 from canvass.ingest.clean import clean_folder
-from canvass.metrics import compute_metrics, latest_week, status, week_view, wilson
+from canvass.metrics import (
+    compute_metrics,
+    issue_state,
+    latest_week,
+    metrics_over_weeks,
+    reached_households,
+    rejects_as_of,
+    status,
+    week_rows,
+    week_view,
+    wilson,
+)
 
 W = "2023-W36"
 CONFIG = {"name": "测试街道", "communities": ["甲社区", "乙社区"]}
@@ -231,6 +242,52 @@ def test_overdue_days_from_config(tmp_path):
     c2 = clean_folder(tmp_path / "data", parse_config({**CONFIG, "overdue_days": 8}, "s.yml"))
     assert compute_metrics(c, W).set_index("community").loc["甲社区", "issues_overdue"] == 2
     assert compute_metrics(c2, W).set_index("community").loc["甲社区", "issues_overdue"] == 1
+
+
+def test_history_takes_overdue_days(cleaned):
+    history = metrics_over_weeks(cleaned, W, overdue_days=3)
+    # The campaign starts in the week of the first dated row (issue r7, 08-28: W35).
+    assert history["week"].unique().tolist() == ["2023-W35", W]
+    assert week_rows(history, W)["issues_overdue"].tolist() == [3, 1, 4]  # as test_overdue_days_parameter
+    # As of 09-03, more than 3 days: only 甲 r6 (raised 08-29, resolved 09-04, so open); 乙 r7 is resolved.
+    assert week_rows(history, "2023-W35")["issues_overdue"].tolist() == [1, 0, 1]
+
+
+def test_history_rows_are_the_weeks_metrics(cleaned):
+    history = metrics_over_weeks(cleaned, W)
+    pd.testing.assert_frame_equal(week_rows(history, W), compute_metrics(cleaned, W))
+
+
+def test_reached_as_of_sunday(cleaned):
+    h = cleaned.households
+    reached = reached_households(h, cleaned.visits, pd.Timestamp("2023-09-10"))
+    # 甲 101 (r2), 102 (r4), 201 (r5, online); 乙 101 (r9), 102 (r10, Sunday evening); not the vacant 甲 202 (r6)
+    got = sorted(zip(h.loc[reached, "community"], h.loc[reached, "room"].astype(str)))
+    assert got == [("乙社区", "101"), ("乙社区", "102"), ("甲社区", "101"), ("甲社区", "102"), ("甲社区", "201")]
+    # As of W35's Sunday only 甲 101.
+    assert reached_households(h, cleaned.visits, pd.Timestamp("2023-09-03")).sum() == 1
+
+
+def test_open_and_overdue_as_of_sunday(cleaned):
+    i = cleaned.issues
+    state = issue_state(i, pd.Timestamp("2023-09-10"), 7)
+    desc = i["description"].to_numpy()
+    assert sorted(desc[state.raised]) == ["A", "B", "C", "D", "E", "F", "G"]  # H is raised after W
+    assert sorted(desc[state.resolved]) == ["D", "E", "F"]  # C is resolved after W
+    assert sorted(desc[state.open]) == ["A", "B", "C", "G"]
+    assert sorted(desc[state.overdue]) == ["A", "C"]  # B is exactly 7 days old
+    assert sorted(desc[issue_state(i, pd.Timestamp("2023-09-10"), 1).overdue]) == ["A", "B", "C", "G"]
+
+
+def test_rejects_as_of_sunday(cleaned):
+    r = cleaned.rejects
+    seen = r[rejects_as_of(r, pd.Timestamp("2023-09-10"))]
+    # households r12, visits r12 r13 r15, surveys r10, issues r10 r11; not visits r14 (dated after W)
+    assert sorted(zip(seen["kind"], seen["row"].astype(int))) == [
+        ("households", 12), ("issues", 10), ("issues", 11), ("surveys", 10),
+        ("visits", 12), ("visits", 13), ("visits", 15)]
+    # With the two superseded returns they make W36's 9 rejected rows (test_rejected_rows).
+    assert len(week_view(cleaned, W).rejects) == 9
 
 
 def test_previous_week_as_of_w35(cleaned):

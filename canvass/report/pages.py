@@ -1,17 +1,22 @@
-"""Report files: offline HTML pages, metrics.csv and metrics.xlsx, the week index."""
+"""Whole HTML pages: executed notebooks exported by nbconvert, and the pages the batch writes itself.
+
+Both use one shell, ``templates/pages/shell.html.j2`` (fragments inside a page come from
+``sections.py``; metrics.csv and metrics.xlsx from ``tables.py``).
+"""
 
 from __future__ import annotations
 
-import html
 import re
 from functools import lru_cache
 from pathlib import Path
 
-from canvass import __version__
-from canvass.run.atomic import write_text
-from canvass.weeks import format_week_cn, week_bounds
+from markupsafe import Markup
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+from canvass import __version__
+from canvass.report.templating import TEMPLATES, render
+from canvass.run.atomic import write_text
+from canvass.weeks import week_bounds
+
 CSS_PATH = Path(__file__).resolve().parent / "static" / "report.css"
 
 
@@ -39,14 +44,20 @@ def exporter():
             self.register_filter("highlight_code", lambda source, *a, **k: "")
             return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
 
+    # extra_template_paths: so that nbconvert's template can import pages/shell.html.j2.
     return ReportExporter(template_name="canvass_report", extra_template_basedirs=[str(TEMPLATES)],
+                          extra_template_paths=[str(TEMPLATES)],
                           exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
                           exclude_markdown=True, exclude_raw=True, exclude_unknown=True)
 
 
-def footer(week: str) -> str:
+def footer(week: str | None = None) -> str:
+    """Return a page's footer text: the data's cut-off date (when there is a week) and the generator."""
+    made = f"由 canvass {__version__} 生成"
+    if week is None:
+        return made
     sunday = week_bounds(week)[1]
-    return html.escape(f"数据截至 {sunday.year}年{sunday.month}月{sunday.day}日（周日） · 由 canvass {__version__} 生成")
+    return f"数据截至 {sunday.year}年{sunday.month}月{sunday.day}日（周日） · {made}"
 
 
 def notebook_html(nb, title: str, week: str) -> str:
@@ -58,22 +69,14 @@ def notebook_html(nb, title: str, week: str) -> str:
 
 
 def page(title: str, fragments: list[str], week: str | None = None) -> str:
-    """Return an offline HTML page built directly from fragments (no notebook involved)."""
-    foot = footer(week) if week else html.escape(f"由 canvass {__version__} 生成")
-    return ("<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<meta name=\"generator\" content=\"canvass\">\n<title>{html.escape(title)}</title>\n"
-            f"<style>{css()}</style>\n</head>\n<body><main class=\"report\">"
-            + "\n".join(fragments) + f"<footer class=\"foot\">{foot}</footer></main></body>\n</html>\n")
+    """Return an offline HTML page built directly from fragments (markup made by ``sections``)."""
+    return render("pages/page.html.j2", title=title, css=Markup(css()), footer=footer(week),
+                  body=Markup("\n".join(fragments))) + "\n"
 
 
 def write_index(out_dir: Path, subdistrict: str) -> None:
     """Write OUT/index.html listing every week's digest, newest first."""
     weeks = sorted((p.parent.name for p in out_dir.glob("*-W*/digest.html")), reverse=True)
-    items = "".join(
-        f'<li><a href="{html.escape(w)}/digest.html">{html.escape(format_week_cn(w))}（{html.escape(w)}）</a></li>'
-        for w in weeks)
-    body = [f"<h1>{html.escape(subdistrict)} 创城入户宣传周报</h1>",
-            "<p class=\"sub\">各周街道汇总，最新的在最上面。</p>",
-            f"<ul class=\"weeks\">{items or '<li>还没有周报。</li>'}</ul>"]
-    write_text(out_dir / "index.html", page(f"{subdistrict} 周报目录", body))
+    html = render("pages/weeks_index.html.j2", title=f"{subdistrict} 周报目录", css=Markup(css()), footer=footer(),
+                  subdistrict=subdistrict, weeks=weeks)
+    write_text(out_dir / "index.html", html + "\n")

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from canvass.ingest.clean import Cleaned
-from canvass.metrics import campaign_weeks, compute_metrics, week_view
+from canvass.metrics import issue_state, reached_households, week_rows, week_view
 from canvass.privacy import FreeTextMasker
-from canvass.vocab import reason_text
+from canvass.vocab import HANDLING_LABELS, reason_text
 from canvass.weeks import week_bounds
 
 
@@ -21,13 +21,11 @@ def grid_coverage(cleaned: Cleaned, sunday: pd.Timestamp, monday: pd.Timestamp) 
     """Return coverage per (community, grid) as of W, with visits this week."""
     h = cleaned.households
     occ = h[h["occupied"].astype(bool)].copy()
-    v = cleaned.visits
-    v_cum = v[v["date"] <= sunday]
-    reached = set(v_cum.loc[v_cum["outcome"].isin(["entered", "online"]), "key"])
-    occ["reached"] = occ["key"].isin(reached)
+    occ["reached"] = reached_households(occ, cleaned.visits, sunday)
     g = occ.groupby(["community", "grid", "grid_label"], sort=False).agg(
         households=("key", "size"), reached=("reached", "sum")).reset_index()
-    wk = v_cum[v_cum["date"] >= monday].merge(h[["key", "grid"]], on="key", how="left")
+    v = cleaned.visits
+    wk = v[(v["date"] >= monday) & (v["date"] <= sunday)].merge(h[["key", "grid"]], on="key", how="left")
     g = g.merge(wk.groupby(["community", "grid"]).size().rename("visits_week").reset_index(),
                 on=["community", "grid"], how="left")
     g["visits_week"] = g["visits_week"].fillna(0).astype(int)
@@ -40,9 +38,7 @@ def building_coverage(cleaned: Cleaned, sunday: pd.Timestamp) -> pd.DataFrame:
     """Return coverage per (community, grid, building) as of W — building level only."""
     h = cleaned.households
     occ = h[h["occupied"].astype(bool)].copy()
-    v = cleaned.visits
-    v_cum = v[v["date"] <= sunday]
-    occ["reached"] = occ["key"].isin(set(v_cum.loc[v_cum["outcome"].isin(["entered", "online"]), "key"]))
+    occ["reached"] = reached_households(occ, cleaned.visits, sunday)
     b = occ.groupby(["community", "grid_label", "building"], sort=False).agg(
         households=("key", "size"), reached=("reached", "sum")).reset_index()
     b["coverage"] = b["reached"] / b["households"]
@@ -53,17 +49,28 @@ def building_coverage(cleaned: Cleaned, sunday: pd.Timestamp) -> pd.DataFrame:
 def issues_by_category(cleaned: Cleaned, sunday: pd.Timestamp, overdue_days: int, categories) -> pd.DataFrame:
     """Return issues per category as of W: raised, resolved, open, overdue, escalated."""
     i = cleaned.issues
-    i = i[i["raised"] <= sunday].copy()
-    i["resolved_asof"] = i["resolved"].notna() & (i["resolved"] <= sunday)
-    i["open"] = ~i["resolved_asof"]
-    i["overdue"] = i["open"] & ((sunday - i["raised"]).dt.days > overdue_days)
-    i["escalated"] = i["handling"] == "escalated"
-    g = i.groupby("category").agg(raised=("raised", "size"), resolved=("resolved_asof", "sum"),
+    state = issue_state(i, sunday, overdue_days)
+    i = pd.DataFrame({"category": i["category"], "resolved_asof": state.resolved, "open": state.open,
+                      "overdue": state.overdue, "escalated": i["handling"] == "escalated"})[state.raised]
+    g = i.groupby("category").agg(raised=("open", "size"), resolved=("resolved_asof", "sum"),
                                   open=("open", "sum"), overdue=("overdue", "sum"),
                                   escalated=("escalated", "sum"))
     order = list(categories) + [c for c in g.index if c not in categories]
     g = g.reindex(order, fill_value=0).reset_index().rename(columns={"index": "category"})
     return g[g["raised"] > 0].reset_index(drop=True) if len(g) else g
+
+
+def recent_open_issues(cleaned: Cleaned, sunday: pd.Timestamp, masker: FreeTextMasker, limit: int = 8) -> pd.DataFrame:
+    """Return the latest issues open as of W (description masked), newest first."""
+    i = cleaned.issues
+    state = issue_state(i, sunday, 0)
+    recent = i[state.open].sort_values("raised", ascending=False).head(limit)
+    return pd.DataFrame({
+        "raised": recent["raised"].dt.strftime("%m-%d"), "category": recent["category"],
+        "description": masker.mask_series(recent["description"].astype(str)),
+        "handling": recent["handling"].map(HANDLING_LABELS).fillna("—"),
+        "days": (sunday - recent["raised"]).dt.days,
+    })
 
 
 def rejects_by_reason(rejects: pd.DataFrame) -> pd.DataFrame:
@@ -96,27 +103,20 @@ class CommunityView:
     sample_data: bool = False
 
 
-def community_view(cleaned: Cleaned, community: str, week: str, targets: dict,
+def community_view(cleaned: Cleaned, community: str, week: str, targets: dict, history: pd.DataFrame,
                    overdue_days: int | None = None, sample_data: bool = False) -> CommunityView:
-    """Return the view of one community for week W (``cleaned`` may hold only that community)."""
+    """Return the view of one community for week W (``cleaned`` may hold only that community).
+
+    Its numbers come from ``history`` (``metrics.metrics_over_weeks``), computed once per batch.
+    """
     c = cleaned.community_slice(community) if len(cleaned.communities) > 1 else cleaned
     overdue = cleaned.config.overdue_days if overdue_days is None else overdue_days
     monday, sunday = (pd.Timestamp(d) for d in week_bounds(week))
-    weeks = campaign_weeks(c, week)
-    trend = pd.concat([compute_metrics(c, w, targets, overdue) for w in weeks], ignore_index=True)
-    trend = trend[trend["scope"] == "community"].reset_index(drop=True)
+    trend = history[(history["scope"] == "community") & (history["community"] == community)
+                    & (history["week"] <= week)].reset_index(drop=True)
     row = trend.iloc[-1]
     prev = trend.iloc[-2] if len(trend) > 1 else None
     masker = FreeTextMasker(c.households["name"])
-    iss = c.issues[(c.issues["raised"] <= sunday)].copy()
-    iss["open"] = ~(iss["resolved"].notna() & (iss["resolved"] <= sunday))
-    recent = iss[iss["open"]].sort_values("raised", ascending=False).head(8)
-    recent = pd.DataFrame({
-        "raised": recent["raised"].dt.strftime("%m-%d"), "category": recent["category"],
-        "description": masker.mask_series(recent["description"].astype(str)),
-        "handling": recent["handling"].map({"local": "社区解决", "escalated": "已上报"}).fillna("—"),
-        "days": (sunday - recent["raised"]).dt.days,
-    })
     view_w = week_view(c, week)
     s = view_w.surveys
     comments = s[(s["comment"].astype(str) != "") & (s["date"] >= monday)].sort_values("submitted_at")
@@ -126,8 +126,8 @@ def community_view(cleaned: Cleaned, community: str, week: str, targets: dict,
         overdue_days=overdue, row=row, prev=prev, trend=trend,
         grids=grid_coverage(c, sunday, monday), buildings=building_coverage(c, sunday),
         issues=issues_by_category(c, sunday, overdue, cleaned.config.issue_categories),
-        quality=rejects_by_reason(view_w.rejects), recent_issues=recent, comments=comment_texts,
-        sample_data=sample_data)
+        quality=rejects_by_reason(view_w.rejects), recent_issues=recent_open_issues(c, sunday, masker),
+        comments=comment_texts, sample_data=sample_data)
 
 
 @dataclass
@@ -150,19 +150,17 @@ class DigestView:
     sample_data: bool = False
 
 
-def digest_view(cleaned: Cleaned, week: str, targets: dict, overdue_days: int | None = None,
+def digest_view(cleaned: Cleaned, week: str, targets: dict, history: pd.DataFrame, overdue_days: int | None = None,
                 outcomes: dict | None = None, links: dict | None = None, sample_data: bool = False) -> DigestView:
-    """Return the sub-district digest view of week W (every community)."""
+    """Return the sub-district digest view of week W (every community; numbers from ``history``)."""
     overdue = cleaned.config.overdue_days if overdue_days is None else overdue_days
     monday, sunday = (pd.Timestamp(d) for d in week_bounds(week))
-    trends = pd.concat([compute_metrics(cleaned, w, targets, overdue) for w in campaign_weeks(cleaned, week)],
-                       ignore_index=True)
-    now = trends[trends["week"] == week].reset_index(drop=True)
+    trends = history[history["week"] <= week].reset_index(drop=True)
     weeks = list(dict.fromkeys(trends["week"]))
-    prev = trends[trends["week"] == weeks[-2]].reset_index(drop=True) if len(weeks) > 1 else None
+    prev = week_rows(trends, weeks[-2]) if len(weeks) > 1 else None
     return DigestView(
-        subdistrict=cleaned.config.name, week=week, targets=targets, overdue_days=overdue, metrics=now,
-        prev=prev, trends=trends, grids=grid_coverage(cleaned, sunday, monday),
+        subdistrict=cleaned.config.name, week=week, targets=targets, overdue_days=overdue,
+        metrics=week_rows(trends, week), prev=prev, trends=trends, grids=grid_coverage(cleaned, sunday, monday),
         buildings=building_coverage(cleaned, sunday),
         issues=issues_by_category(cleaned, sunday, overdue, cleaned.config.issue_categories),
         quality=rejects_by_reason(week_view(cleaned, week).rejects),

@@ -11,6 +11,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
 from canvass.ingest.clean import Cleaned
+from canvass.metrics import reached_households
 from canvass.privacy import mask_name, mask_phone
 from canvass.report.tables import excel_value
 from canvass.run.atomic import atomic_path
@@ -34,8 +35,7 @@ def unreached(cleaned: Cleaned, community: str, week: str) -> pd.DataFrame:
     h = h[(h["community"] == community) & h["occupied"].astype(bool)]
     v = cleaned.visits
     v = v[(v["community"] == community) & (v["date"] <= sunday)]
-    reached = set(v.loc[v["outcome"].isin(["entered", "online"]), "key"])
-    todo = h[~h["key"].isin(reached)].copy()
+    todo = h[~reached_households(h, v, sunday)].copy()
     last = v.sort_values(["date", "order"]).drop_duplicates("key", keep="last").set_index("key")
     todo["last_date"] = todo["key"].map(last["date"])
     todo["last_outcome"] = todo["key"].map(last["outcome"]).map(OUTCOME_LABELS)

@@ -21,7 +21,7 @@ from canvass import __version__
 from canvass.ingest.check import file_warnings
 from canvass.ingest.clean import Cleaned, clean_folder
 from canvass.memory import release_memory
-from canvass.metrics import metrics_over_weeks, week_view
+from canvass.metrics import week_view
 from canvass.run.atomic import OutputLock, write_bytes, write_json
 from canvass.run.plan import (
     DIGEST_NB,
@@ -31,7 +31,7 @@ from canvass.run.plan import (
     plan_batch,
     prepared_location,
 )
-from canvass.run.store import code_fingerprint, load_prepared, output_fingerprint
+from canvass.run.store import code_fingerprint, load_prepared, output_fingerprint, save_history
 from canvass.weeks import format_week_cn
 
 # --- parameters ---------------------------------------------------------------------
@@ -120,7 +120,7 @@ def _versions() -> dict:
 
 def remove_stale_temp_files(out: Path) -> None:
     """Remove temporary files a killed batch left behind (we hold the lock: none are in use)."""
-    for pattern in (".*.tmp", ".*.ipynb", ".*.xlsx", ".*.html", ".*.csv", ".*.json"):
+    for pattern in (".*.tmp", ".*.ipynb", ".*.xlsx", ".*.html", ".*.csv", ".*.json", ".*.parquet"):
         for p in out.rglob(pattern):
             if p.is_file() and p.name.startswith(".") and p.name != ".gitkeep" and not p.name.startswith(".canvass"):
                 p.unlink(missing_ok=True)
@@ -177,14 +177,14 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
 
             t = time.perf_counter()
             write_metrics_csv(plan.metrics, wdir / "metrics.csv")
-            history = metrics_over_weeks(cleaned, week, plan.targets)
-            write_metrics_xlsx(plan.metrics, history, wdir / "metrics.xlsx")
+            write_metrics_xlsx(plan.metrics, plan.history, wdir / "metrics.xlsx")
+            save_history(plan.history, plan.history_file)
             n_rejects = write_rejects(cleaned, week, idir / "rejects.csv", idir / "fix", plan.slugs)
             timings["tables"] = round(time.perf_counter() - t, 3)
             # The notebooks read their own slices: free the cleaned tables before they run.
             communities, files = list(cleaned.communities), list(cleaned.files)
             plan.cleaned = None
-            del cleaned, history
+            del cleaned
             release_memory()
 
             outcomes: dict = {}
@@ -224,6 +224,7 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
                 "kind": "digest", "community": None, "week": week, "notebook": str(DIGEST_NB),
                 "parameters": {"week": week, "data_dir": str(Path(options.data_dir).resolve()),
                                "prepared_dir": str(plan.prepared_dir.resolve()), "run_file": str(run_file.resolve()),
+                               "metrics_file": str(plan.history_file.resolve()),
                                **options.params,
                                **({"config_file": str(Path(options.config_file).resolve())} if options.config_file else {})},
                 "timeout": options.timeout, "warm": options.warm,
@@ -234,7 +235,8 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
                 {"prepared": plan.prepared_dir.name,
                  "outcomes": {c: [o.get("status") in ("ok", "reused"), o.get("error"), o.get("key")]
                               for c, o in outcomes.items()},
-                 "params": digest_task["parameters"] | {"prepared_dir": "", "run_file": ""}, "notebook": _file_hash(DIGEST_NB),
+                 "params": digest_task["parameters"] | {"prepared_dir": "", "run_file": "", "metrics_file": ""},
+                 "notebook": _file_hash(DIGEST_NB),
                  "code": output_fingerprint(), "links": links}, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:24]
             prev_digest = _previous_manifest(manifest_path).get("digest", {})
             if (not options.force and prev_digest.get("key") == digest_key and prev_digest.get("status") in ("ok", "reused")

@@ -34,6 +34,7 @@ del _sys
 WARMUP_CODE = """\
 import pandas, matplotlib, canvass.notebook, canvass.report.sections, canvass.report.charts
 canvass.report.charts.warm_up()
+canvass.report.templating.warm_up()
 """
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 from canvass.config import DEFAULT_TIMEOUT, NOTEBOOKS, SAMPLE_DATA, Config, load_config
 from canvass.errors import InputError, ParameterError
 from canvass.ingest.clean import Cleaned, check_data_folder, clean_folder
-from canvass.metrics import compute_metrics, latest_week
+from canvass.metrics import latest_week, metrics_over_weeks, week_rows
 from canvass.run.store import (
     input_fingerprint,
     load_prepared,
@@ -30,7 +30,7 @@ COMMUNITY_NB = NOTEBOOKS / "community_report.ipynb"
 DIGEST_NB = NOTEBOOKS / "subdistrict_digest.ipynb"
 
 
-BATCH_SET = {"community", "week", "data_dir", "prepared_dir", "run_file", "digest_href", "config_file"}
+BATCH_SET = {"community", "week", "data_dir", "prepared_dir", "metrics_file", "run_file", "digest_href", "config_file"}
 
 
 TARGET_PARAMS = ("awareness", "support", "participation", "satisfaction", "garbage_sorting", "coverage")
@@ -125,7 +125,7 @@ class BatchOptions:
 
 @dataclass
 class Plan:
-    """The batch as data: cleaned inputs, the week, its metrics and the notebook tasks."""
+    """The batch as data: cleaned inputs, the week, its metrics (and their history) and the notebook tasks."""
 
     options: BatchOptions
     config: Config
@@ -133,6 +133,8 @@ class Plan:
     week: str
     week_chosen: bool
     metrics: pd.DataFrame
+    history: pd.DataFrame  # every campaign week's metrics: what every report shows
+    history_file: Path
     slugs: dict
     prepared_dir: Path
     tasks: list
@@ -201,7 +203,10 @@ def plan_batch(options: BatchOptions, config: Config, cleaned: Cleaned, week: st
         if overrides.get(f"target_{k}") is not None:
             targets[k] = float(overrides[f"target_{k}"])
     overdue = overrides.get("overdue_days") or config.overdue_days
-    metrics = compute_metrics(cleaned, week, targets, overdue)
+    # The one computation of every number shown: the notebooks read it from history_file.
+    history = metrics_over_weeks(cleaned, week, targets, overdue)
+    metrics = week_rows(history, week)
+    history_file = out / "internal" / week / "metrics_history.parquet"
     slugs = assign_slugs(list(cleaned.communities))
     if not (prepared / "meta.json").is_file():
         save_prepared(cleaned, prepared)
@@ -214,10 +219,13 @@ def plan_batch(options: BatchOptions, config: Config, cleaned: Cleaned, week: st
         slug = slugs[community]
         idx = cleaned.communities.index(community)
         params = {"community": community, "week": week, "data_dir": data_param, "prepared_dir": str(prepared.resolve()),
-                  "digest_href": "../digest.html", **overrides}
+                  "metrics_file": str(history_file.resolve()), "digest_href": "../digest.html", **overrides}
         if options.config_file:
             params["config_file"] = str(Path(options.config_file).resolve())
-        key_src = json.dumps({"slice": _hash_dir(prepared / f"c{idx:04d}"), "params": {k: v for k, v in params.items() if k != "prepared_dir"},
+        shown = history[(history["scope"] == "community") & (history["community"] == community)]
+        key_src = json.dumps({"slice": _hash_dir(prepared / f"c{idx:04d}"),
+                              "metrics": shown.to_csv(index=False),
+                              "params": {k: v for k, v in params.items() if k not in ("prepared_dir", "metrics_file")},
                               "notebook": nb_hash, "code": code, "week": week, "sample": _is_sample(options)},
                              ensure_ascii=False, sort_keys=True, default=str)
         tasks.append({
@@ -230,7 +238,7 @@ def plan_batch(options: BatchOptions, config: Config, cleaned: Cleaned, week: st
             "prepared_dir": str(prepared), "title": f"{community} 创城入户宣传周报 {format_week_cn(week)}",
             "key": hashlib.sha256(key_src.encode()).hexdigest()[:24],
         })
-    return Plan(options, config, cleaned, week, chosen, metrics, slugs, prepared, tasks, selected,
+    return Plan(options, config, cleaned, week, chosen, metrics, history, history_file, slugs, prepared, tasks, selected,
                 targets, {"plan": round(time.perf_counter() - t0, 3)})
 
 

@@ -219,3 +219,16 @@ def prepare(data_dir: Path, config_file: Path | None = None, cache_root: Path | 
     if cleaned is None:
         cleaned = clean_folder(data_dir, load_config(data_dir, config_file))
     return save_prepared(cleaned, folder)
+
+
+def save_history(history: pd.DataFrame, path: Path) -> None:
+    """Write the metrics history (``metrics.metrics_over_weeks``) as parquet, atomically."""
+    from canvass.run.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        history.to_parquet(tmp, index=False)
+
+
+def load_history(path: str | Path) -> pd.DataFrame:
+    """Read a metrics history written by ``save_history``."""
+    return pd.read_parquet(path)
