@@ -36,11 +36,13 @@ def codes(values, order: list) -> np.ndarray:
 
 
 def counter(k: int):
-    def count(c, mask=None, weights=None):
+    """Return count(codes, mask, weights): per-community sums, whole numbers unless ``fractional``."""
+    def count(c, mask=None, weights=None, fractional=False):
         c = c if mask is None else c[mask]
         w = None if weights is None else (weights if mask is None else weights[mask])
         ok = c >= 0
-        return np.bincount(c[ok], weights=None if w is None else w[ok], minlength=k)[:k]
+        sums = np.bincount(c[ok], weights=None if w is None else w[ok], minlength=k)[:k]
+        return sums.astype(np.float64) if fractional else np.rint(sums).astype(np.int64)
     return count
 
 
@@ -96,7 +98,7 @@ def activity_counts(cleaned, week: str) -> dict:
         "turnout_week": count(ac, wk, a["participants"].to_numpy(float)),
         "turnout_cum": count(ac, cum, a["participants"].to_numpy(float)),
         "party_turnout_week": count(ac, wk, a["party_members"].to_numpy(float)),
-        "volunteer_hours_week": count(ac, wk, a["hours"].to_numpy(float)),
+        "volunteer_hours_week": count(ac, wk, a["hours"].to_numpy(float), fractional=True),
         "spots_cleaned_week": count(ac, wk, a["spots"].to_numpy(float)),
     }
     weeks = campaign_week_list(cleaned, week)
@@ -181,3 +183,93 @@ def role_counts(cleaned, week: str) -> dict:
 
 def assessment_date(cleaned) -> dt.date | None:
     return cleaned.config.assessment_date
+
+
+# --- one place that adds sections 10–12 to the metrics ------------------------------------------
+
+def count_columns(cleaned) -> list[str]:
+    """Return the extra count columns ``metrics.metric_counts`` adds for this data folder."""
+    cols = ["flagged_week", "flagged_cum"]
+    cols += [f"{x}_{k}_credible_cum" for x in METRIC_FIELDS for k in ("pos", "n")]
+    if cleaned.activities is not None:
+        cols += ACTIVITY_COLUMNS
+    if cleaned.shops is not None:
+        cols += [c for c in SHOP_COLUMNS if c not in ("inspection_pass_week", "shops_signed_rate")]
+        cols += ["inspection_pass_num", "shops_signed_num"]
+    cols += ROLE_COLUMNS + ["reached_prev", "reached_prev2"]
+    return cols
+
+
+def campaign_counts(cleaned, week: str, standing: np.ndarray) -> dict:
+    """Return every section 10–12 count per community (plus pooled specials under ``_pooled``)."""
+    from canvass.metrics import reached_households  # the one definition of reached
+
+    out = credibility_counts(cleaned, week, standing)
+    out.update(role_counts(cleaned, week))
+    pooled: dict = {}
+    if cleaned.activities is not None:
+        a = activity_counts(cleaned, week)
+        pooled.update(a.pop("_pooled"))
+        out.update(a)
+    if cleaned.shops is not None:
+        out.update(shop_counts(cleaned, week))
+    order = list(cleaned.communities)
+    count = counter(len(order))
+    hc = codes(cleaned.households["community"], order)
+    prev, prev2 = previous_weeks(week)
+    for name, w in (("reached_prev", prev), ("reached_prev2", prev2)):
+        sunday = pd.Timestamp(week_bounds(w)[1])
+        out[name] = count(hc, reached_households(cleaned.households, cleaned.visits, sunday))
+    out["_pooled"] = pooled
+    return out
+
+
+def previous_weeks(week: str) -> tuple[str, str]:
+    monday = week_bounds(week)[0]
+    return week_label(monday - dt.timedelta(days=7)), week_label(monday - dt.timedelta(days=14))
+
+
+def _ratio(num, den) -> np.ndarray:
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def campaign_columns(c: dict, pooled: dict, week: str, first: str, assessment: dt.date | None) -> dict:
+    """Return sections 10, 11 and 12's metrics.csv columns (in the contract's order) from pooled counts.
+
+    ``c`` maps a count column to its per-community values with the pooled sum appended.
+    """
+    from canvass.pace import pace_table
+
+    t: dict = {"flagged_week": c["flagged_week"], "flagged_cum": c["flagged_cum"]}
+    for x in METRIC_FIELDS:
+        t[f"{x}_rate_credible_cum"] = _ratio(c[f"{x}_pos_credible_cum"], c[f"{x}_n_credible_cum"])
+    if "activities_week" in c:
+        for col in ACTIVITY_COLUMNS:
+            t[col] = c[col].copy()
+        t["cleanup_weeks"][-1] = pooled.get("cleanup_weeks", 0)
+        t["campaign_weeks"][-1] = pooled.get("campaign_weeks", 0)
+    if "shops_known" in c:
+        for col in SHOP_COLUMNS:
+            if col == "inspection_pass_week":
+                t[col] = _ratio(c["inspection_pass_num"], c["inspections_week"])
+            elif col == "shops_signed_rate":
+                t[col] = _ratio(c["shops_signed_num"], c["shops_known"])
+            else:
+                t[col] = c[col]
+    for col in ROLE_COLUMNS:
+        t[col] = c[col]
+    prev, prev2 = previous_weeks(week)
+    pace = pace_table(c["households"], {week: c["reached_cum"], prev: c["reached_prev"], prev2: c["reached_prev2"]},
+                      week, first, assessment)
+    for col in PACE_COLUMNS:
+        t[col] = pace[col].to_numpy()
+    t["pace_text"] = pace["pace_text"].to_numpy()
+    return t
+
+
+def contract_columns(table: pd.DataFrame) -> list[str]:
+    """Return the columns sections 10–12 add to metrics.csv that this table has, in order."""
+    order = CREDIBILITY_COLUMNS + ACTIVITY_COLUMNS + SHOP_COLUMNS + ROLE_COLUMNS + PACE_COLUMNS
+    return [col for col in order if col in table.columns]

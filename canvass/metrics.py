@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from canvass import campaign
 from canvass.ingest.clean import Cleaned
 from canvass.vocab import AMBER_BAND, LOW_SAMPLE, METRIC_FIELDS, REACHING, TOLERANCE, Z95
 from canvass.weeks import week_bounds, week_label
@@ -202,8 +203,12 @@ def metric_counts(cleaned: Cleaned, week: str, overdue_days: int | None = None) 
     rejected = count(_codes(r["community"], order), keep) + count(sup) if len(r) else count(sup)
     total = int(keep.sum()) + len(sup)
     out["rejected_rows"] = rejected
-    frame = pd.DataFrame(out, index=pd.Index(order, name="community"))[COUNT_COLUMNS]
-    frame.attrs["rejected_total"] = total
+    extra = campaign.campaign_counts(cleaned, week, standing)  # sections 10-12
+    pooled = extra.pop("_pooled")
+    out.update(extra)
+    frame = pd.DataFrame(out, index=pd.Index(order, name="community"))[COUNT_COLUMNS + campaign.count_columns(cleaned)]
+    frame.attrs.update(rejected_total=total, pooled=pooled, first_week=campaign.first_week(cleaned, week),
+                       assessment_date=cleaned.config.assessment_date)
     return frame
 
 
@@ -238,7 +243,7 @@ def status(rate, target: float) -> np.ndarray:
 
 def metrics_table(counts: pd.DataFrame, week: str, subdistrict: str, targets: dict) -> pd.DataFrame:
     """Return the metrics.csv table from counts: one row per community, then the pooled row."""
-    c = {col: np.append(counts[col].to_numpy(dtype=np.int64), counts[col].sum()) for col in counts.columns}
+    c = {col: np.append(counts[col].to_numpy(), counts[col].sum()) for col in counts.columns}
     c["rejected_rows"][-1] = counts.attrs.get("rejected_total", int(counts["rejected_rows"].sum()))
     n = len(counts) + 1
     t: dict = {"scope": ["community"] * len(counts) + ["subdistrict"],
@@ -258,6 +263,9 @@ def metrics_table(counts: pd.DataFrame, week: str, subdistrict: str, targets: di
     t["resolution_rate_cum"] = _ratio(c["issues_resolved_cum"], c["issues_raised_cum"])
     t["materials_week"] = c["materials_week"]
     t["rejected_rows"] = c["rejected_rows"]
+    if "flagged_week" in c:  # sections 10, 11 and 12, in the contract's order
+        t.update(campaign.campaign_columns(c, counts.attrs.get("pooled", {}), week,
+                                           counts.attrs.get("first_week", week), counts.attrs.get("assessment_date")))
     # Extra columns: intervals, 样本不足 flags and status against targets.
     t["coverage_cum_low"], t["coverage_cum_high"] = wilson(c["reached_cum"], c["households"])
     t["coverage_status"] = status(t["coverage_cum"], targets["coverage"])
@@ -280,27 +288,37 @@ def compute_metrics(cleaned: Cleaned, week: str, targets: dict | None = None,
 
 
 def latest_week(cleaned: Cleaned, today: dt.date | None = None) -> str | None:
-    """Return the latest ISO week with visit or survey rows not after today (None if none)."""
+    """Return the latest complete ISO week with visit or survey rows: its Sunday is before today.
+
+    Run on a Monday morning, this is last week, not the week that began that morning with
+    one day of data (a partial week is reported only when asked for with ``--week``).
+    """
     today = pd.Timestamp(today or dt.date.today())
-    dates = pd.concat([cleaned.visits["date"], cleaned.surveys["date"]])
-    dates = dates[dates <= today]
+    dates = pd.concat([cleaned.visits["date"], cleaned.surveys["date"]]).dropna()
+    dates = dates[dates < today]
     if dates.empty:
         return None
-    return week_label(dates.max().date())
+    # the Sunday ending each row's week; keep the weeks already over
+    sundays = dates.dt.normalize() + pd.to_timedelta(6 - dates.dt.weekday, unit="D")
+    done = sundays[sundays < today]
+    return week_label(done.max().date()) if len(done) else None
+
+
+def partial_week_until(cleaned: Cleaned, week: str, today: dt.date | None = None) -> dt.date | None:
+    """Return the last day with data when ``week`` is not over yet (its Sunday is today or later), else None."""
+    today = today or dt.date.today()
+    monday, sunday = week_bounds(week)
+    if sunday < today:
+        return None
+    dates = pd.concat([cleaned.visits["date"], cleaned.surveys["date"]]).dropna()
+    dates = dates[(dates >= pd.Timestamp(monday)) & (dates <= pd.Timestamp(sunday))]
+    return dates.max().date() if len(dates) else min(today, sunday)
 
 
 def campaign_weeks(cleaned: Cleaned, week: str) -> list[str]:
-    """Return the weeks shown in trends: campaign start (or first dated row) to ``week``."""
-    from canvass.weeks import weeks_between
-    start = cleaned.config.campaign_start
-    if start is None:
-        dates = pd.concat([cleaned.visits["date"], cleaned.surveys["date"], cleaned.issues["raised"]])
-        dates = dates[dates <= week_bounds(week)[1].isoformat()]
-        start = dates.min().date() if len(dates) else week_bounds(week)[0]
-    first = week_label(start)
-    if week_bounds(first)[0] > week_bounds(week)[0]:
-        return [week]
-    return weeks_between(first, week)
+    """Return the weeks shown in trends: the campaign's first week (``campaign_start``, else the
+    week of the first dated visit) to ``week``."""
+    return campaign.campaign_week_list(cleaned, week)
 
 
 def metrics_over_weeks(cleaned: Cleaned, week: str, targets: dict | None = None,

@@ -376,6 +376,8 @@ def test_status_against_targets(cleaned):
 
 def test_latest_week(cleaned):
     assert latest_week(cleaned, today=dt.date(2023, 9, 11)) == "2023-W36"
+    # W36's Sunday is 09-10: on that Sunday the week is not over yet, so W35 is the latest complete week
+    assert latest_week(cleaned, today=dt.date(2023, 9, 10)) == "2023-W35"
     assert latest_week(cleaned, today=dt.date(2023, 9, 30)) == "2023-W37"
     assert latest_week(cleaned, today=dt.date(2023, 8, 1)) is None
 

@@ -181,7 +181,7 @@ def choose_week(options: BatchOptions, cleaned: Cleaned) -> tuple[str, bool]:
         return parse_week(options.week), False
     found = latest_week(cleaned, options.today)
     if found is None:
-        raise InputError("数据中没有不晚于今天的走访或问卷记录，无法确定报告周", file=str(options.data_dir),
+        raise InputError("数据中没有已结束的一周（周日早于今天）的走访或问卷记录，无法自动确定报告周", file=str(options.data_dir),
                          expected="用 --week 指定，如 --week 2023-W36")
     return found, True
 
