@@ -14,7 +14,14 @@ import pandas as pd
 
 from canvass import campaign
 from canvass.ingest.clean import Cleaned
-from canvass.vocab import AMBER_BAND, LOW_SAMPLE, METRIC_FIELDS, REACHING, TOLERANCE, Z95
+from canvass.vocab import (
+    AMBER_BAND,
+    LOW_SAMPLE,
+    METRIC_FIELDS,
+    REACHING,
+    TOLERANCE,
+    Z95,
+)
 from canvass.weeks import week_bounds, week_label
 
 BASE_COLUMNS = ["households", "reached_cum", "coverage_cum", "visits_week", "entered_week",

@@ -43,6 +43,27 @@ def test_every_output_of_the_contract_exists(sample_reports):
     assert manifest["versions"]["papermill"]
 
 
+def test_staff_lists_and_wechat_images_are_written(sample_reports):
+    from PIL import Image
+
+    w, i = sample_reports / SAMPLE_WEEK, sample_reports / "internal" / SAMPLE_WEEK
+    manifest = json.loads((w / "manifest.json").read_text(encoding="utf-8"))
+    flags = (i / "flags.csv").read_bytes()
+    assert flags.startswith("\ufefffile,row,community,flags,submitted_at\n".encode("utf-8"))
+    assert manifest["staff_lists"]["flags"] == flags.decode("utf-8-sig").count("\n") - 1
+    for slug in manifest["slugs"].values():
+        for folder in ("backcheck", "issues", "fix"):
+            assert (i / folder / f"{slug}.xlsx").is_file(), (folder, slug)
+        with Image.open(w / "communities" / f"{slug}.png") as im:
+            assert im.size[0] == 1080 and im.size[1] >= 1080
+    assert (i / "collectors.xlsx").is_file()
+    with Image.open(w / "digest.png") as im:
+        assert im.size[0] == 1080 and im.size[1] >= 1080
+    assert (w / "digest.png").stat().st_size <= 2 * 1024 * 1024
+    # personal data stays under internal/: nothing under W/ names the staff lists
+    assert not any(p.suffix == ".xlsx" and p.name != "metrics.xlsx" for p in w.rglob("*"))
+
+
 def test_executed_notebooks_have_no_errors_and_record_parameters(sample_reports):
     nb_dir = sample_reports / "internal" / SAMPLE_WEEK / "notebooks"
     for path in nb_dir.glob("*.ipynb"):

@@ -190,3 +190,79 @@ def render(image: LongImage, path: Path | None = None) -> bytes:
 
         write_bytes(Path(path), data)
     return data
+
+
+# --- from the metrics to the image ---------------------------------------------------------------
+
+SHORT_LABELS = {"coverage": "覆盖", "awareness": "知晓", "support": "支持", "participation": "参与",
+                "satisfaction": "满意", "garbage_sorting": "垃圾分类"}
+
+
+def _rate(row, key: str):
+    from canvass.vocab import LOW_SAMPLE
+
+    if key == "coverage":
+        return row["coverage_cum"], row["coverage_status"], False
+    n = row[f"{key}_n_cum"]
+    return row[f"{key}_rate_cum"], row[f"{key}_status"], int(n) < LOW_SAMPLE
+
+
+def _pct(v, digits=1) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return "—"
+    return "—" if f != f else f"{f * 100:.{digits}f}"
+
+
+def pace_line(row, assessment) -> str:
+    """Return one community's pace in words (no personal data)."""
+    from canvass.pace import FULL, NO_PACE
+
+    name = row["community"]
+    if int(row["remaining"]) <= 0:
+        return f"{name}：{FULL}"
+    when = row["projected_full"]
+    if not when:
+        return f"{name}：尚有 {int(row['remaining'])} 户，{NO_PACE} ×"
+    tail = ""
+    if assessment is not None:
+        tail = "，早于测评 ✓" if str(row["on_track"]) == "true" else "，晚于测评 ×"
+    return f"{name}：尚有 {int(row['remaining'])} 户，预计 {when} 全覆盖{tail}"
+
+
+def digest_image(metrics, subdistrict: str, week: str, parts: dict | None = None, banner: str = "",
+                 assessment=None, footer: str = "") -> LongImage:
+    """Return the digest's long image from the week's metrics table (one row per community + pooled)."""
+    from canvass.vocab import RATE_KEYS, RATE_LABELS
+    from canvass.weeks import format_week_cn
+
+    pooled = metrics[metrics["scope"] == "subdistrict"].iloc[0]
+    comm = metrics[metrics["scope"] == "community"]
+    tiles = []
+    for key in RATE_KEYS:
+        rate, st, low = _rate(pooled, key)
+        tiles.append(Tile(RATE_LABELS[key], _pct(rate) + ("%" if _pct(rate) != "—" else ""), st, "样本不足" if low else ""))
+    grid = []
+    for _, row in comm.iterrows():  # one row per community: tens, not thousands
+        grid.append((row["community"], [(_pct(_rate(row, k)[0]), _rate(row, k)[1]) for k in RATE_KEYS]))
+    pace = [pace_line(row, assessment) for _, row in comm.iterrows()] if "remaining" in metrics else []
+    return LongImage(f"{subdistrict} 创城入户宣传周报", f"{format_week_cn(week)}（{week}）", banner=banner,
+                     tiles=tiles, grid_header=[SHORT_LABELS[k] for k in RATE_KEYS], grid_rows=grid, pace=pace,
+                     parts=parts or {}, footer=footer)
+
+
+def community_image(metrics, community: str, subdistrict: str, week: str, parts: dict | None = None,
+                    banner: str = "", assessment=None, footer: str = "") -> LongImage:
+    """Return one community's long image: its rates as tiles and its pace."""
+    from canvass.vocab import RATE_KEYS, RATE_LABELS
+    from canvass.weeks import format_week_cn
+
+    row = metrics[(metrics["scope"] == "community") & (metrics["community"] == community)].iloc[0]
+    tiles = []
+    for key in RATE_KEYS:
+        rate, st, low = _rate(row, key)
+        tiles.append(Tile(RATE_LABELS[key], _pct(rate) + ("%" if _pct(rate) != "—" else ""), st, "样本不足" if low else ""))
+    pace = [pace_line(row, assessment)] if "remaining" in metrics else []
+    return LongImage(f"{community} 创城入户宣传周报", f"{subdistrict} · {format_week_cn(week)}（{week}）", banner=banner,
+                     tiles=tiles, pace=pace, parts=parts or {}, footer=footer)

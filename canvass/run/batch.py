@@ -27,11 +27,17 @@ from canvass.run.plan import (
     DIGEST_NB,
     BatchOptions,
     _file_hash,
+    _is_sample,
     choose_week,
     plan_batch,
     prepared_location,
 )
-from canvass.run.store import code_fingerprint, load_prepared, output_fingerprint, save_history
+from canvass.run.store import (
+    code_fingerprint,
+    load_prepared,
+    output_fingerprint,
+    save_history,
+)
 from canvass.weeks import format_week_cn
 
 # --- parameters ---------------------------------------------------------------------
@@ -92,6 +98,38 @@ def write_rejects(cleaned: Cleaned, week: str, path: Path, fix_dir: Path | None 
         for community, slug in (slugs or {}).items():
             write_fixlist(fix, community, week, fix_dir / f"{slug}.xlsx")
     return len(table)
+
+
+def write_staff_lists(plan, idir: Path) -> dict:
+    """Write the staff workbooks of sections 10–11 and the issues worklist; return rows per file kind."""
+    from canvass.report import staff_lists as sl
+
+    cleaned, week, slugs = plan.cleaned, plan.week, plan.slugs
+    overdue = plan.options.params.get("overdue_days") or plan.config.overdue_days
+    out = {"flags": sl.write_flags(cleaned, week, idir / "flags.csv"),
+           "backcheck": sl.write_backchecks(cleaned, week, idir / "backcheck", slugs),
+           "collectors": sl.write_collectors(cleaned, week, idir / "collectors.xlsx"),
+           "issues": sl.write_issue_lists(cleaned, week, idir / "issues", slugs, overdue)}
+    if cleaned.shops is not None:
+        out["shops"] = sl.write_shop_lists(cleaned, week, idir / "shops", slugs)
+    if (cleaned.households["responsible"].astype(str) != "").any() if "responsible" in cleaned.households else False:
+        out["responsible"] = sl.write_responsible(cleaned, week, idir / "responsible", slugs)
+    return out
+
+
+def write_images(plan, wdir: Path) -> None:
+    """Write the WeChat long images: digest.png and communities/<slug>.png (aggregates only)."""
+    from canvass.report import wechat
+    from canvass.weeks import week_bounds
+
+    sunday = week_bounds(plan.week)[1]
+    footer = f"数据截至 {sunday.year}年{sunday.month}月{sunday.day}日（周日） · 完整报告见 digest.html"
+    banner = "示例数据：由项目自带的模拟数据生成，不代表真实情况。" if _is_sample(plan.options) else ""
+    kw = {"banner": banner, "assessment": plan.config.assessment_date, "footer": footer}
+    wechat.render(wechat.digest_image(plan.metrics, plan.config.name, plan.week, **kw), wdir / "digest.png")
+    for community in plan.selected:
+        image = wechat.community_image(plan.metrics, community, plan.config.name, plan.week, **kw)
+        wechat.render(image, wdir / "communities" / f"{plan.slugs[community]}.png")
 
 
 def _previous_manifest(manifest: Path) -> dict:
@@ -180,7 +218,11 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
             write_metrics_xlsx(plan.metrics, plan.history, wdir / "metrics.xlsx")
             save_history(plan.history, plan.history_file)
             n_rejects = write_rejects(cleaned, week, idir / "rejects.csv", idir / "fix", plan.slugs)
+            staff_lists = write_staff_lists(plan, idir)
             timings["tables"] = round(time.perf_counter() - t, 3)
+            t = time.perf_counter()
+            write_images(plan, wdir)
+            timings["images"] = round(time.perf_counter() - t, 3)
             # The notebooks read their own slices: free the cleaned tables before they run.
             communities, files = list(cleaned.communities), list(cleaned.files)
             plan.cleaned = None
@@ -265,7 +307,7 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
                                "communities_selected": plan.selected, "force": options.force,
                                "jobs": options.jobs, "executor": options.executor, "timeout": options.timeout},
                 "versions": _versions(), "code_fingerprint": code_fingerprint(),
-                "timings": timings, "slugs": plan.slugs, "rejected_rows": n_rejects,
+                "timings": timings, "slugs": plan.slugs, "rejected_rows": n_rejects, "staff_lists": staff_lists,
                 "communities": {c: {k: v for k, v in o.items() if k != "traceback"} for c, o in outcomes.items()},
                 "digest": {k: v for k, v in digest_outcome.items() if k != "traceback"},
             }
