@@ -382,19 +382,19 @@ def test_inflating_workbook_is_refused_before_it_is_parsed(tmp_path, monkeypatch
 
 def test_file_changing_while_read_is_an_input_error(tmp_path, monkeypatch):
     from canvass.config import Config
-    from canvass.ingest import clean
+    from canvass.ingest import clean, reading
 
     for kind in ("households", "visits", "surveys", "issues"):
         (tmp_path / kind).mkdir()
     target = tmp_path / "households" / "h.csv"
     target.write_text("社区,网格,地址\n甲社区,1,1-1-101\n", encoding="utf-8")
-    real = clean.read_sheet
+    real = reading.read_sheet
 
     def copying_still(path, rel):  # staff still copying: the file grows while it is read
         cells = real(path, rel)
         with path.open("a", encoding="utf-8") as fh:
             fh.write("甲社区,1,1-1-102\n")
         return cells
-    monkeypatch.setattr(clean, "read_sheet", copying_still)
+    monkeypatch.setattr(reading, "read_sheet", copying_still)
     with pytest.raises(InputError, match="读取过程中被修改"):
         clean.clean_folder(tmp_path, Config())

@@ -13,7 +13,8 @@ from canvass.cli import main
 from canvass.config import Config, parse_config
 from canvass.errors import InputError
 from canvass.ingest.answers import duration_seconds, glob_match, read_column
-from canvass.ingest.clean import _derive_registry_community, clean_folder
+from canvass.ingest.clean import clean_folder
+from canvass.ingest.reading import _derive_registry_community
 from canvass.metrics import compute_metrics
 
 from .test_clean import (

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from canvass.run import store
-from canvass.run.plan import BatchOptions, choose_week, load_and_clean, plan_batch, prepared_location
+from canvass.run.plan import (
+    BatchOptions,
+    choose_week,
+    load_and_clean,
+    plan_batch,
+    prepared_location,
+)
 
 from .conftest import ROOT
 

@@ -17,7 +17,8 @@ import pandas as pd
 from canvass.config import Config, load_config
 from canvass.ingest import kinds
 from canvass.ingest.answers import choose_columns, read_column
-from canvass.ingest.clean import check_data_folder, file_community, read_kind
+from canvass.ingest.clean import check_data_folder
+from canvass.ingest.reading import file_community, read_kind
 from canvass.vocab import QUESTION_FIELDS, RATE_LABELS
 
 TO_FILL = "待填写"

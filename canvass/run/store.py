@@ -20,7 +20,9 @@ import pandas as pd
 
 from canvass import __version__
 from canvass.config import KINDS, Config, load_config
-from canvass.ingest.clean import Cleaned, FileRecord, clean_folder, list_input_files
+from canvass.ingest.clean import clean_folder
+from canvass.ingest.readers import list_input_files
+from canvass.ingest.records import Cleaned, FileRecord
 from canvass.vocab import METRIC_FIELDS
 
 TABLES = ("households", "visits", "surveys", "issues", "rejects")
