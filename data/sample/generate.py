@@ -606,8 +606,8 @@ SKIP_CLEANUP_STYLE = 4  # this community (修竹社区) has no cleanup in the la
 def simulate_activities(rng, cm, cal):
     """志愿服务与活动记录: a 星期六 clean-up every week, some publicity, a 动员会 at the start and the push.
 
-    The community of style SKIP_CLEANUP_STYLE has no clean-up in the last report week (rain;
-    it holds publicity that week instead), so a report for that week marks it red.
+    The community of style SKIP_CLEANUP_STYLE has no clean-up in the last report week (it
+    rained: that Saturday holds 楼道内创城宣传 instead), so a report for that week marks it red.
     """
     skip = cal.n - 1 if cm.prof.style == SKIP_CLEANUP_STYLE and cal.n >= 2 else None
     grids = sorted({h.grid for h in cm.hhs})
@@ -623,11 +623,13 @@ def simulate_activities(rng, cm, cal):
             acts.append({"date": mon + dt.timedelta(days=5), "kind": rng.choice(CLEANUP_KINDS), "participants": n,
                          "party": rng.randint(n // 5, n // 2), "hours": n * rng.choice((1.5, 2, 2.5, 3)),
                          "spots": rng.randint(5, 15), "grid": None, "note": ""})
-        for _ in range(rng.choice((0, 1, 1, 2)) + (1 if wi == skip else 0)):
+        for k in range(rng.choice((0, 1, 1, 2)) + (1 if wi == skip else 0)):
             n = rng.randint(4, 15)
-            acts.append({"date": mon + dt.timedelta(days=rng.randint(0, 4)), "kind": rng.choice(PUBLICITY_KINDS),
+            rained = wi == skip and k == 0  # the skipped Saturday: publicity indoors instead
+            acts.append({"date": mon + dt.timedelta(days=5 if rained else rng.randint(0, 4)),
+                         "kind": "楼道内创城宣传" if rained else rng.choice(PUBLICITY_KINDS),
                          "participants": n, "party": rng.randint(0, n // 2), "hours": n * 0.5, "spots": None,
-                         "grid": rng.choice(grids), "note": "周六下雨，大清理未开展" if wi == skip else ""})
+                         "grid": rng.choice(grids), "note": "周六下雨，大清理改期" if rained else ""})
     acts.sort(key=lambda a: (a["date"], a["kind"]))
     return acts
 
