@@ -37,7 +37,7 @@ def test_every_output_of_the_contract_exists(sample_reports):
         assert manifest["communities"][community]["status"] == "ok"
     assert manifest["digest"]["status"] == "ok"
     # Inputs are listed with their sha256 and row counts.
-    assert len(manifest["inputs"]) == len([p for k in ("households", "visits", "surveys", "issues")
+    assert len(manifest["inputs"]) == len([p for k in ("households", "visits", "surveys", "issues", "activities", "shops")
                                            for p in (SAMPLE / k).iterdir() if not p.name.startswith(("~$", "."))])
     assert all(len(x["sha256"]) == 64 and x["rows"] >= 0 for x in manifest["inputs"])
     assert manifest["versions"]["papermill"]

@@ -73,7 +73,8 @@ def fields(cleaned, file: str) -> dict:
 
 def assert_rows_accounted(cleaned):
     """Per file: data rows = clean rows + rejected rows, and no row is in two places."""
-    clean_rows = pd.concat([getattr(cleaned, k)[["file", "row"]] for k in KINDS], ignore_index=True)
+    tables = [getattr(cleaned, k) for k in KINDS + ("activities", "shops")]  # the optional two when present
+    clean_rows = pd.concat([t[["file", "row"]] for t in tables if t is not None], ignore_index=True)
     rej_rows = cleaned.rejects[["file", "row"]]
     both = pd.concat([clean_rows, rej_rows], ignore_index=True)
     assert not both.duplicated().any(), both[both.duplicated(keep=False)]

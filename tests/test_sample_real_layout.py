@@ -146,7 +146,9 @@ def test_default_generation_reproduces_the_bundled_sample(tmp_path):
     load_generator().generate(tmp_path, real_layout=True)
     sample = ROOT / "data" / "sample"
     written = _files(tmp_path)
-    bundled = {k: v for k, v in _files(sample).items() if k.split("/")[0] in ("households", "visits", "surveys", "issues")}
+    kinds = ("households", "visits", "surveys", "issues", "activities", "shops")
+    bundled = {k: v for k, v in _files(sample).items() if k.split("/")[0] in kinds}
+    assert {k.split("/")[0] for k in bundled} == set(kinds)
     bundled["subdistrict.yml"] = (sample / "subdistrict.yml").read_bytes()
     assert set(written) == set(bundled)
     assert [k for k in bundled if written[k] != bundled[k]] == []

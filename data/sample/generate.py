@@ -5,8 +5,9 @@
                                    [--seed S] [--weeks 2023-W32:2023-W37] [--messy true|false]
                                    [--real-layout true|false]
 
-Writes ``subdistrict.yml`` and the four input kinds (households/, visits/, surveys/,
-issues/) described by the project's data contract.  With ``messy`` (the default) the
+Writes ``subdistrict.yml``, the four input kinds (households/, visits/, surveys/,
+issues/) and the two optional ones of contract section 11 (activities/: 志愿服务与活动记录,
+shops/: 门前三包巡查记录) described by the project's data contract.  With ``messy`` (the default) the
 files imitate what community staff really send: GBK CSV, title rows above headers,
 问卷星 ``.xls`` exports, mixed address and date spellings, and a set of planted faults
 (every planted row is listed in the returned summary under ``planted`` with its file
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import unicodedata
 import datetime as dt
 import io
 import random
@@ -44,7 +46,7 @@ EXTRA_WORDS = [
     "银河", "明珠", "振华", "兴华", "安居", "康乐", "永安", "长青", "松柏", "翠竹",
     "梅园", "兰亭", "荷塘", "枫林", "桂花", "滨江", "望海", "云台", "锦绣", "丰收",
 ]
-GENERATED_PARTS = ("households", "visits", "surveys", "issues")
+GENERATED_PARTS = ("households", "visits", "surveys", "issues", "activities", "shops")
 FIELDS = ("awareness", "support", "participation", "satisfaction", "garbage_sorting")
 TARGETS = {"awareness": 0.95, "support": 0.95, "participation": 0.80,
            "satisfaction": 0.90, "garbage_sorting": 0.90, "coverage": 1.0}
@@ -138,6 +140,8 @@ OUTCOMES = {
         "refused": ["拒绝"]},
 }
 CLEAN_OUTCOMES = {"entered": "已入户", "online": "线上宣传", "not_home": "不在家", "refused": "拒访"}
+CREDIBILITY = {"min_seconds": 15, "burst_count": 5, "burst_minutes": 10}  # contract section 10 defaults
+ASSESSMENT_DATE = dt.date(2023, 10, 15)  # 测评日期 (section 12)
 RESOLVED_TEXT = ["已办结", "已办结", "已解决", "完成"]
 OPEN_TEXT = ["办理中", "办理中", "未解决", "待处理"]
 
@@ -228,6 +232,12 @@ def addr_text(b, u, r, v="dash", comm=""):
     if v == "prefix":
         return f"{comm}{b}号楼{u}单元{r}"
     return f"{b}-{u}-{rs}"  # dash, zero
+
+
+def comment_fingerprint(text: str) -> str:
+    """A comment as section 10 compares it: NFKC, no whitespace, no punctuation (P*) or symbols (S*)."""
+    t = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in t if not ch.isspace() and unicodedata.category(ch)[0] not in "PS")
 
 
 def pick(rng, options, weights):
@@ -527,6 +537,142 @@ def simulate_issues(rng, hhs, cal, prof, messy):
     return issues
 
 
+# ----------------------------------------------------------------------------- sections 10 and 11
+COMMENT_LEADS = ("", "", "最近", "这段时间", "一直以来")
+COMMENT_PLACES = ("", "{b}号楼", "我们{b}号楼", "小区里", "我家附近")
+COMMENT_ENDS = ("", "谢谢", "希望尽快解决", "麻烦社区管一管", "已经反映过好几次", "辛苦了")
+
+
+def vary_comments(rng, rets):
+    """Residents write their remarks in their own words: no long comment repeats 3 times.
+
+    The comment pool above is small, so without this pass section 10's copied_text rule
+    (10+ characters, identical in 3 or more returns of a community) would flag hundreds of
+    ordinary returns. Short remarks (``无``, ``希望增加垃圾桶``) may repeat; they are never
+    flagged. Only the comment changes: answers, times and households stay as drawn.
+    """
+    seen: dict = {}
+    for ret in rets:
+        text = ret[3]
+        if len(comment_fingerprint(text)) < 10:
+            continue
+        b = ret[1].b if ret[1] is not None else None
+        places = COMMENT_PLACES if b is not None else ("", "小区里", "我家附近")
+        for _ in range(50):
+            v = rng.choice(COMMENT_LEADS) + rng.choice(places).format(b=b) + text
+            end = rng.choice(COMMENT_ENDS)
+            v = f"{v}，{end}" if end else v
+            if seen.get(comment_fingerprint(v), 0) < 2:
+                break
+        seen[comment_fingerprint(v)] = seen.get(comment_fingerprint(v), 0) + 1
+        ret[3] = v
+
+
+# role in the 走访人身份 column, and the ways staff write it in front of a name (section 11)
+ROLE_FORMS = {"网格员": ("网格员{n}",), "社工": ("社工{n}",), "楼长": ("楼长{n}", "{n}（楼长）"),
+              "党员": ("党员{n}",), "志愿者": ("志愿者{n}",), "楼长（党员）": ("楼长（党员）{n}",),
+              "": ("{n}",)}
+
+
+def visitor_roles(rng, staff):
+    """Visitor name → (role as in 走访人身份, 走访人 text). Each grid's first name is its 网格员."""
+    roles = {}
+    for g in sorted(staff):
+        first, second = staff[g]
+        r1 = pick(rng, ["网格员", "社工", ""], [70, 20, 10])
+        r2 = pick(rng, ["楼长", "党员", "志愿者", "楼长（党员）", "社工", ""], [30, 25, 20, 8, 7, 10])
+        for n, r in ((first, r1), (second, r2)):
+            roles.setdefault(n, (r.replace("（党员）", ""), rng.choice(ROLE_FORMS[r]).format(n=n)))
+    return roles
+
+
+def responsible_per_building(rng, hhs, staff):
+    """包户到人: building → the staff member (包户人) responsible for its households."""
+    extra = {g: person_name(rng) for g in sorted(staff)}  # one 包户干部 per grid besides its staff
+    out = {}
+    for h in hhs:
+        if h.b not in out:
+            out[h.b] = rng.choice(staff[h.grid] + [extra[h.grid]])
+    return out
+
+
+CLEANUP_KINDS = ["星期六爱国卫生大清理", "星期六爱国卫生大清理", "楼道卫生大扫除", "背街小巷卫生死角清理",
+                 "星期六志愿服务：环境卫生整治"]
+PUBLICITY_KINDS = ["创城宣传进小区", "文明城市创建宣传", "垃圾分类宣传", "文明养犬宣传"]
+MEETING_KINDS = ["创城工作动员会", "不漏一户攻坚动员会"]
+SKIP_CLEANUP_STYLE = 4  # this community (修竹社区) has no cleanup in the last report week
+
+
+def simulate_activities(rng, cm, cal):
+    """志愿服务与活动记录: a 星期六 clean-up every week, some publicity, a 动员会 at the start and the push.
+
+    The community of style SKIP_CLEANUP_STYLE has no clean-up in the last report week (it
+    rained: that Saturday holds 楼道内创城宣传 instead), so a report for that week marks it red.
+    """
+    skip = cal.n - 1 if cm.prof.style == SKIP_CLEANUP_STYLE and cal.n >= 2 else None
+    grids = sorted({h.grid for h in cm.hhs})
+    acts = []
+    for wi, mon in enumerate(cal.mondays):
+        if wi in (0, cal.push):
+            n = rng.randint(20, 40)
+            acts.append({"date": mon, "kind": MEETING_KINDS[0 if wi == 0 else 1], "participants": n,
+                         "party": rng.randint(n // 3, n // 2), "hours": None, "spots": None, "grid": None,
+                         "note": "社区两委、网格员、楼长参加"})
+        if wi != skip:
+            n = rng.randint(12, 40)
+            acts.append({"date": mon + dt.timedelta(days=5), "kind": rng.choice(CLEANUP_KINDS), "participants": n,
+                         "party": rng.randint(n // 5, n // 2), "hours": n * rng.choice((1.5, 2, 2.5, 3)),
+                         "spots": rng.randint(5, 15), "grid": None, "note": ""})
+        for k in range(rng.choice((0, 1, 1, 2)) + (1 if wi == skip else 0)):
+            n = rng.randint(4, 15)
+            rained = wi == skip and k == 0  # the skipped Saturday: publicity indoors instead
+            acts.append({"date": mon + dt.timedelta(days=5 if rained else rng.randint(0, 4)),
+                         "kind": "楼道内创城宣传" if rained else rng.choice(PUBLICITY_KINDS),
+                         "participants": n, "party": rng.randint(0, n // 2), "hours": n * 0.5, "spots": None,
+                         "grid": rng.choice(grids), "note": "周六下雨，大清理改期" if rained else ""})
+    acts.sort(key=lambda a: (a["date"], a["kind"]))
+    return acts
+
+
+SHOP_NAMES = ["老王面馆", "惠民超市", "兴旺五金店", "阳光便利店", "好又多水果店", "李记包子铺", "鑫鑫理发店",
+              "春风药房", "金鼎酒楼", "小刘烧烤", "平安五金", "诚信副食店", "家家乐超市", "美佳美发", "福满楼饭店",
+              "宏达汽修", "利民粮油店", "明亮眼镜店", "好运来彩票店", "四季鲜花店", "老张修车铺", "红星烟酒店",
+              "旺角奶茶", "万家福超市", "康健大药房", "晨光文具店", "味美快餐", "港湾渔具店", "一品香饺子馆",
+              "东北菜馆", "兰州拉面", "沙县小吃", "百姓药店", "如家干洗店", "佳佳母婴店", "小陈早餐店", "永辉生鲜"]
+STREETS = {"七一社区": ["人民路", "七一路"], "海港社区": ["港湾街", "海港路", "人民路"], "港兴社区": ["兴港大道", "港湾街"],
+           "福寿社区": ["福寿街", "人民路"], "修竹社区": ["修竹路", "竹园街", "人民路"]}
+SHOP_PROBLEMS = ["占道经营", "店外经营", "乱停车", "门前堆放杂物", "卫生不达标", "乱张贴广告"]
+SHOP_ACTIONS = ["当场整改", "限期整改", "联合执法", "移交执法"]
+
+
+def simulate_shops(rng, cm, cal):
+    """门前三包: 10-30 street shops, inspected most weeks; failures get a 处理措施 and often a 整改期限."""
+    streets = STREETS.get(cm.name, ["人民路", "建设路"])
+    shops = [(n, rng.choice(streets)) for n in rng.sample(SHOP_NAMES, rng.randint(10, min(30, len(SHOP_NAMES))))]
+    signed = {n: pick(rng, ["已签", "未签"], [75, 25]) for n, _ in shops}
+    rows = []
+    for wi, mon in enumerate(cal.mondays):
+        fail_p = 0.32 - 0.2 * wi / max(cal.n - 1, 1)
+        for n, street in shops:
+            if rng.random() > 0.8:
+                continue
+            d = mon + dt.timedelta(days=rng.randint(0, 4))
+            if rng.random() < fail_p:
+                problems = rng.sample(SHOP_PROBLEMS, rng.choice((1, 1, 2)))
+                action = pick(rng, SHOP_ACTIONS, [45, 35, 13, 7])
+                deadline = d + dt.timedelta(days=rng.randint(2, 10)) if action != "当场整改" else None
+                res = "不合格"
+            else:
+                problems, action, deadline, res = [], "", None, "合格"
+            rows.append({"date": d, "shop": n, "street": street, "result": res, "problems": problems,
+                         "action": action, "deadline": deadline,
+                         "signed": signed[n] if rng.random() < 0.8 else ""})
+            if signed[n] == "未签" and rng.random() < 0.25:
+                signed[n] = "已签"
+    rows.sort(key=lambda r: (r["date"], r["shop"]))
+    return shops, rows
+
+
 class Community:
     def __init__(self, prof, cal, seed, messy):
         self.prof, self.name = prof, prof.name
@@ -543,6 +689,17 @@ class Community:
         self.visits = simulate_visits(random.Random(base + "/visits"), self.hhs, self.staff, cal, prof)
         self.rets = simulate_surveys(random.Random(base + "/surveys"), self.hhs, cal, prof, messy)
         self.issues = simulate_issues(random.Random(base + "/issues"), self.hhs, cal, prof, messy)
+        # Added for contract sections 10 and 11, each from its own seed so that the draws
+        # above (households, visits, answers) stay exactly what they were.
+        vary_comments(random.Random(base + "/comments"), self.rets)
+        self.roles = visitor_roles(random.Random(base + "/roles"), self.staff)
+        self.responsible = responsible_per_building(random.Random(base + "/responsible"), self.hhs, self.staff)
+        self.activities = simulate_activities(random.Random(base + "/activities"), self, cal)
+        self.shops = simulate_shops(random.Random(base + "/shops"), self, cal)
+
+    def visitor_text(self, visitor):
+        """走访人 as staff write it, with the visitor's role in front (``楼长王伟``, ``网格员李娜``)."""
+        return self.roles[visitor][1]
 
     def ghost(self, how="building"):
         """A household address that is not in the registry."""
@@ -662,11 +819,11 @@ def emit_registry(out, cm, cal):
     hhs = cm.hhs
     rows = []
     if st == 0:  # xlsx, title row + date line, numeric cells (phone as a number)
-        header = ["序号", "社区", "网格", "楼号", "单元", "室", "户主", "联系电话", "居住状态", "备注"]
+        header = ["序号", "社区", "网格", "楼号", "单元", "室", "户主", "联系电话", "居住状态", "备注", "包户人"]
         note = {"出租": "租户", "空置": "长期空置", "空房": "", "常住": "", "自住": "", "": ""}
         for i, h in enumerate(hhs, 1):
             rows.append(([i, name, grid_text(h.grid, "di"), h.b, h.u, h.r, h.name,
-                          int(h.phone) if h.phone else None, h.occ, note[h.occ]], None))
+                          int(h.phone) if h.phone else None, h.occ, note[h.occ], cm.responsible[h.b]], None))
         place(rows, rng, BLANK, "blank row (skipped, counted as blank)")
         place(rows, rng, BLANK, "blank row (skipped, counted as blank)")
         start = cal.start - dt.timedelta(days=1)
@@ -715,13 +872,13 @@ def emit_registry(out, cm, cal):
                               f"other spelling {dup[2]})", lo=0.6, hi=0.95)
         out.csv(f"households/{name}住户台账.csv", header, rows, encoding="utf-8-sig")
     elif st == 3:  # UTF-8 CSV, split columns, grid in three spellings
-        header = ["社区名称", "网格编号", "楼栋", "单元", "户号", "户主姓名", "手机号", "居住状态"]
+        header = ["社区名称", "网格编号", "楼栋", "单元", "户号", "户主姓名", "手机号", "居住状态", "包户人"]
         for h in hhs:
             form = pick(rng, ["num", "di", "cn"], [5, 3, 2])
             occ = "待核实" if h.excluded else h.occ
             tag = "unknown occupancy 待核实 (household has no valid row)" if h.excluded else None
             rows.append(([name, grid_text(h.grid, form), str(h.b), "" if h.u is None else str(h.u),
-                          str(h.r), h.name, h.phone, occ], tag))
+                          str(h.r), h.name, h.phone, occ, cm.responsible[h.b]], tag))
         j = rng.randint(len(rows) // 3, len(rows) // 2)
         first = list(rows[j][0])
         first[7] = "待核实"
@@ -744,6 +901,9 @@ def visit_cells(st, cm, v, rng, date_mode=None):
     d, minute, h, outcome, mat, visitor = v
     name = cm.name
     out_txt = rng.choice(OUTCOMES[st][outcome])
+    role, labelled = cm.roles[visitor]
+    if st != ROLE_COLUMN_STYLE:  # the visitor's role written in front of the name (section 11)
+        visitor = labelled
     if st == 0:
         if date_mode == "serial":
             dv = serial(d)
@@ -773,17 +933,18 @@ def visit_cells(st, cm, v, rng, date_mode=None):
         if rng.random() < 0.02:
             out_txt = f" {out_txt} "
         return [dv, name, str(h.b), "" if h.u is None else str(h.u), room, out_txt,
-                mat, visitor, ""]
+                mat, visitor, "", role]
     dv = f"{d.isoformat()} {minute // 60:02d}:{minute % 60:02d}"
     a = addr_text(h.b, h.u, h.r, "prefix" if rng.random() < 0.5 else "std_noshi", name)
     return [dv, name, a, out_txt, "" if mat is None else str(mat), visitor]
 
 
+ROLE_COLUMN_STYLE = 3  # 福寿社区: plain 走访人 names and a 走访人身份 column (blank for some)
 VISIT_HEADERS = {
     0: ["走访日期", "社区", "网格", "楼号", "单元", "室", "走访结果", "发放材料", "走访人"],
     1: ["日期", "社区", "地址", "结果", "宣传材料（份）", "工作人员"],
     2: ["序号", "入户日期", "社区", "住址", "入户情况", "发放材料数", "走访人"],
-    3: ["走访日期", "所属社区", "楼栋", "单元", "房号", "走访结果", "宣传材料", "走访人", "备注"],
+    3: ["走访日期", "所属社区", "楼栋", "单元", "房号", "走访结果", "宣传材料", "走访人", "备注", "走访人身份"],
     4: ["时间", "社区名称", "门牌地址", "走访结果", "发放材料", "工作人员"],
 }
 
@@ -987,6 +1148,66 @@ def survey_cells(st, cm, ret, rng, seq=0):
     return [ts, name, b, h.u, h.r, *a, comment]
 
 
+COPIED_COMMENT = "希望社区继续加强环境卫生整治工作"
+BURST_IP = "223.104.63.18"
+BURST_OFFSETS = (0, 64, 151, 233, 318, 427)  # seconds after the first: 6 returns within 8 minutes
+
+
+def plant_suspicious(rows, origin, cm, cal):
+    """Section 10 (问卷星 style 0 only): the three patterns of fabricated questionnaires.
+
+    - too_fast: 4 returns whose 所用时间 is under 15 s (bookkeeping cells of existing rows);
+    - copied_text: 4 returns of the last two weeks with one identical comment (``(空)`` before);
+    - burst: 6 new returns, one collector's phone (one IP) within 8 minutes on the last week's
+      Wednesday evening, for reached households that had not answered (all answers positive).
+    Every planted return is valid (a registry household with no other return), so it stands
+    as of every week and is flagged, not rejected. A separate seed leaves the other rows alone.
+    """
+    rng = random.Random(cm.base + "/credibility")
+    once = {}
+    for r in cm.rets:
+        if r[1] is not None:
+            once[id(r[1])] = once.get(id(r[1]), 0) + 1
+
+    def eligible(since=None, blank_comment=False):
+        out = []
+        for i, (c, tag) in enumerate(rows):
+            r = origin.get(id(c))
+            if tag is None and r is not None and r[1] is not None and once[id(r[1])] == 1 \
+                    and r[0].date() <= cal.last_sunday and (since is None or r[0].date() >= since) \
+                    and (not blank_comment or c[13] == "(空)"):
+                out.append(i)
+        return out
+
+    last_week = eligible(cal.mondays[-1])
+    fast = sorted(set(rng.sample(eligible(), min(3, len(eligible()))) + last_week[:1]))
+    for i, secs in zip(fast, ("8秒", "6秒", "11秒", "13秒")):
+        rows[i] = (rows[i][0], f"too_fast: 所用时间 {secs} (under {CREDIBILITY['min_seconds']} s)")
+        rows[i][0][2] = secs
+    cand = eligible(cal.mondays[cal.push], blank_comment=True)
+    for i in sorted(rng.sample(cand, min(4, len(cand)))):
+        rows[i] = (rows[i][0], f"copied_text: comment {COPIED_COMMENT} (1 of 4 identical)")
+        rows[i][0][13] = COPIED_COMMENT
+
+    answered = {id(r[1]) for r in cm.rets if r[1] is not None}
+    t0 = dt.datetime.combine(cal.mondays[-1] + dt.timedelta(days=2), dt.time(20, 12, 5))
+    idle = [h for h in cm.hhs if h.reach and h.reach[0] <= t0.date() and id(h) not in answered
+            and not h.vacant and not h.excluded]
+    by_building = {}
+    for h in idle:
+        by_building.setdefault(h.b, []).append(h)
+    full = [hs for hs in by_building.values() if len(hs) >= len(BURST_OFFSETS)]
+    picked = rng.choice(full)[:len(BURST_OFFSETS)] if full else idle[:len(BURST_OFFSETS)]
+    if len(picked) < len(BURST_OFFSETS):
+        return
+    assert not any(str(c[5]).startswith(BURST_IP + "(") for c, _ in rows if isinstance(c, list))
+    at = next((i for i, (c, tag) in enumerate(rows) if id(c) in origin and origin[id(c)][0] > t0), len(rows))
+    for k, (h, off) in enumerate(zip(picked, BURST_OFFSETS)):
+        c = survey_cells(0, cm, [t0 + dt.timedelta(seconds=off), h, ["P"] * 5, "", None], rng, 0)
+        c[2], c[3], c[4], c[5] = f"{rng.randint(60, 110)}秒", "微信", "直接访问", f"{BURST_IP}(山东-青岛)"
+        rows.insert(at + k, (c, f"burst: {k + 1} of 6 returns from IP {BURST_IP} within 8 minutes"))
+
+
 def emit_surveys(out, cm, cal):
     rng, name, st = cm.mrng, cm.name, cm.prof.style
     header = SURVEY_HEADERS[st]
@@ -994,6 +1215,7 @@ def emit_surveys(out, cm, cal):
     cc = ac + 5  # comment column
     rets = cm.rets
     rows = [(survey_cells(st, cm, r, rng, i + 1), r[4]) for i, r in enumerate(rets)]
+    origin = {id(c): r for (c, _), r in zip(rows, rets)}  # row cells -> the return they were made from
     has_addr = lambda c: c[2] != "" if st in (2, 3) else (c[7] != "" if st == 0 else True)
     no_comment = lambda c: c[cc] in ("", "(空)") and has_addr(c)
 
@@ -1028,6 +1250,7 @@ def emit_surveys(out, cm, cal):
         for _ in range(2):
             i = mark(rows, rng, "invalid answer 不确定 (awareness)", ok=has_addr)
             rows[i][0][ac] = "不确定"
+        plant_suspicious(rows, origin, cm, cal)
         for i, (c, t) in enumerate(rows, 1):  # 序号 follows file order, as in 问卷星
             c[0] = i
         out.xls(f"surveys/{name}_创城问卷_问卷星下载答卷.xls", header, rows, sheet="Sheet1")
@@ -1071,7 +1294,7 @@ def emit_surveys(out, cm, cal):
     for c, t in rows:
         groups.setdefault(cal.week_label(c[0].date()), []).append((c, t))
     if cm.real_layout:  # one 问卷星 download, rows in the order the weekly files are read
-        emit_real_surveys(out, cm, [row for lab in sorted(groups) for row in groups[lab]])
+        emit_real_surveys(out, cm, cal, [row for lab in sorted(groups) for row in groups[lab]])
         return
     for lab in sorted(groups):
         out.xlsx(f"surveys/{name}_调查问卷_{lab}.xlsx", header, groups[lab], sheet="问卷",
@@ -1121,7 +1344,7 @@ def emit_real_registry(out, cm, cal):
                                           "(grids from subdistrict.yml)")
 
 
-def emit_real_surveys(out, cm, rows):
+def emit_real_surveys(out, cm, cal, rows):
     """The returns as a 问卷星 按选项文本 download (.xls): no 社区 column, the file name carries it."""
     rng = random.Random(cm.base + "/real-layout")  # bookkeeping only: answers are the given rows'
     real = []
@@ -1133,8 +1356,24 @@ def emit_real_surveys(out, cm, rows):
         ip = ".".join([str(rng.choice((39, 113, 120, 223)))] + [str(rng.randint(1, 254)) for _ in range(3)])
         real.append(([i, f"{d_slash(ts)} {ts:%H:%M:%S}", f"{rng.randint(35, 420)}秒", "微信", "直接访问",
                       f"{ip}(浙江-宁波)", 0, *labelled, addr, comment or "(空)"], tag))
+    # section 10: two returns answered in a few seconds (bookkeeping only: answers unchanged)
+    crng = random.Random(cm.base + "/credibility")
+    homes = [tuple(map(str, c[2:5])) for c, _ in rows]
+    times = {k: homes.count(k) for k in set(homes)} if len(homes) < 50 else _counts(homes)
+    ok = [i for i, (c, tag) in enumerate(rows) if tag is None and isinstance(c[0], dt.datetime)
+          and c[0].date() <= cal.last_sunday and times[homes[i]] == 1]
+    for i, secs in zip(sorted(crng.sample(ok, min(2, len(ok)))), ("9秒", "12秒")):
+        real[i] = (real[i][0], f"too_fast: 所用时间 {secs} (under {CREDIBILITY['min_seconds']} s)")
+        real[i][0][2] = secs
     out.xls(real_survey_path(cm.name), REAL_SURVEY_HEADER, real, sheet="Sheet1")
     out.note(real_survey_path(cm.name), 1, "问卷星 按选项文本 download: no 社区 column, option letters, (跳过)/(空)")
+
+
+def _counts(items) -> dict:
+    out: dict = {}
+    for k in items:
+        out[k] = out.get(k, 0) + 1
+    return out
 
 
 def real_layout_grids(cm) -> dict:
@@ -1251,6 +1490,134 @@ def emit_issues(out, cm, cal):
     out.csv(f"issues/{name}_问题清单.csv", header, rows, encoding="utf-8")
 
 
+# ----------------------------------------------------------------------------- activities, shops
+def _num(x):
+    """2.0 -> 2, 2.5 -> 2.5 (as staff type them)."""
+    return int(x) if float(x).is_integer() else x
+
+
+def activity_path(name, st):
+    return {0: f"activities/{name}_志愿服务台账.xlsx", 1: f"activities/{name}_志愿服务记录.csv",
+            2: f"activities/{name}_活动记录.csv", 3: f"activities/{name}_志愿服务活动.xlsx",
+            4: f"activities/{name}_活动记录.csv"}[st]
+
+
+ACTIVITY_HEADERS = {
+    0: ["序号", "活动日期", "活动名称", "参与人数", "其中党员", "服务时长", "清理点位", "备注"],  # no 社区
+    1: ["日期", "社区", "活动类型", "参与人数", "党员人数", "服务时长", "清理点位"],
+    2: ["活动日期", "社区", "活动名称", "参与人次", "其中党员", "志愿时长", "清理处数", "备注"],
+    3: ["活动日期", "社区名称", "活动类型", "参加人数", "党员人数", "时长", "清理卫生死角", "网格"],
+    4: ["日期", "活动名称", "人数", "党员人数", "服务时长", "清理点位", "备注"],  # no 社区
+}
+
+
+def emit_activities(out, cm, cal):
+    """志愿服务与活动记录, one file per community in its own style (contract sections 9 and 11)."""
+    rng, name, st = random.Random(cm.base + "/activities-mess"), cm.name, cm.prof.style
+    path, header = activity_path(name, st), ACTIVITY_HEADERS[st]
+    blank = lambda x, fmt="{}": "" if x is None else fmt.format(_num(x))  # noqa: E731
+    rows = []
+    for i, a in enumerate(cm.activities, 1):
+        d, kind, n, party = a["date"], a["kind"], a["participants"], a["party"]
+        if st == 0:  # Excel serial dates (number cells), numbers as numbers
+            c = [i, serial(d), kind, n, party, None if a["hours"] is None else _num(a["hours"]), a["spots"], a["note"]]
+        elif st == 1:  # counts with their units: 12人, 36小时, 8处
+            c = [d_slash(d), name, kind, f"{n}人", f"{party}人", blank(a["hours"], "{}小时"), blank(a["spots"], "{}处")]
+        elif st == 2:
+            c = [d_cn(d), name, kind, f"{n}人次", str(party), blank(a["hours"]), blank(a["spots"]), a["note"]]
+        elif st == 3:
+            c = [d, name, kind, n, party, None if a["hours"] is None else f"{_num(a['hours'])}小时", a["spots"],
+                 "" if a["grid"] is None else grid_text(a["grid"], "di")]
+        else:
+            c = [d.isoformat(), kind, str(n), str(party), blank(a["hours"]), blank(a["spots"]), a["note"]]
+        rows.append((c, None))
+    skipped = [lab for lab in (cal.week_label(m) for m in cal.mondays)
+               if not any(cal.week_label(a["date"]) == lab and a["kind"] in CLEANUP_KINDS for a in cm.activities)]
+    if skipped:
+        out.note(path, 1, f"no cleanup in {', '.join(skipped)} (the Saturday was skipped; publicity instead)")
+    if st == 0:
+        out.xlsx(path, header, rows, pre=[[f"{name}志愿服务台账"]], sheet="志愿服务", widths={"C": 26})
+        out.note(path, 1, f"title row {name}志愿服务台账 (header on row 2); 活动日期 as Excel serial numbers; "
+                          "no 社区 column (community from the file name)")
+    elif st == 1:
+        out.csv(path, header, rows, encoding="gbk")
+        out.note(path, 1, "GBK; counts written with units 12人, 36小时, 8处")
+    elif st == 2:
+        j = rng.randint(len(rows) // 3, 2 * len(rows) // 3)
+        rows.append((list(rows[j][0]), f"duplicate row (resent copy of data row {j + 2})"))
+        out.csv(path, header, rows, encoding="utf-8-sig")
+        out.note(path, 1, "UTF-8 with BOM; 参与人次 written 12人次; dates 2023年9月5日")
+    elif st == 3:
+        ref = rng.choice([c for c, _ in rows if c[2] in PUBLICITY_KINDS] or [c for c, _ in rows])
+        c = list(ref)
+        c[2], c[3], c[4], c[5], c[6] = "文明城市创建宣传", "十几人", 3, "5小时", None
+        place(rows, rng, c, "bad count 十几人 (participants)")
+        out.xlsx(path, header, rows, sheet="活动记录", date_fmt="yyyy/m/d", widths={"C": 26})
+    else:
+        out.csv(path, header, rows, encoding="utf-8")
+        out.note(path, 1, "no 社区 column (community from the file name)")
+
+
+def shop_path(name, st):
+    return {0: f"shops/{name}_门前三包巡查记录.xlsx", 1: f"shops/{name}_门前三包巡查.csv",
+            2: f"shops/{name}_门前三包巡查台账.xlsx", 3: f"shops/{name}_门前三包.csv",
+            4: f"shops/{name}_门前三包巡查记录.csv"}[st]
+
+
+SHOP_HEADERS = {
+    0: ["巡查日期", "社区", "商铺名称", "所在街路", "巡查结果", "存在问题", "处理措施", "整改期限", "责任书"],
+    1: ["检查日期", "社区", "店铺名称", "街路", "检查结果", "问题类型", "处理方式", "整改期限", "签订责任书"],
+    2: ["序号", "巡查日期", "所属社区", "商户名称", "商铺地址", "巡查结果", "存在问题", "处理措施", "整改期限", "是否签订"],
+    3: ["巡查日期", "店铺名称", "所在街路", "巡查结果", "存在问题", "处理措施", "整改期限", "责任书"],  # no 社区
+    4: ["日期", "社区名称", "商铺名称", "街道地址", "检查结果", "存在问题", "处理措施", "整改期限", "责任书"],
+}
+
+
+def emit_shops(out, cm, cal):
+    """门前三包巡查记录, one file per community: CSV (UTF-8 with BOM) or xlsx."""
+    rng, name, st = random.Random(cm.base + "/shops-mess"), cm.name, cm.prof.style
+    path, header = shop_path(name, st), SHOP_HEADERS[st]
+    _, inspections = cm.shops
+    xlsx = st in (0, 2)
+
+    def cells(r):
+        d, dl = r["date"], r["deadline"]
+        probs = "、".join(r["problems"])
+        fmt = (lambda x: x) if xlsx else d_slash if st == 1 else dt.date.isoformat
+        date, deadline = fmt(d), (None if xlsx else "") if dl is None else fmt(dl)
+        tail = [r["result"], probs, r["action"], deadline, r["signed"]]
+        if st == 2:
+            return [0, date, name, r["shop"], r["street"], *tail]
+        if st == 3:
+            return [date, r["shop"], r["street"], *tail]
+        return [date, name, r["shop"], r["street"], *tail]
+
+    rows = [(cells(r), None) for r in inspections]
+    res_col = header.index(next(h for h in header if h in ("巡查结果", "检查结果")))
+    if st == 0:  # the same shop twice on one day: 不合格 on the morning round, 合格 after 当场整改
+        i = next((k for k in range(len(rows) // 3, len(rows)) if rows[k][0][res_col] == "不合格"
+                  and inspections[k]["action"] == "当场整改"), None)
+        if i is not None:
+            c = list(rows[i][0])
+            c[res_col:res_col + 4] = ["合格", "", "", None]
+            rows[i] = (rows[i][0], "superseded: first of two inspections of this shop on this day")
+            rows.insert(i + 1, (c, "second inspection of the same shop on the same day (合格 after 当场整改; stands)"))
+    if st == 1:
+        j = rng.randint(len(rows) // 4, len(rows) // 2)
+        place(rows, rng, list(rows[j][0]), f"duplicate row (resent copy of data row {j + 2})", lo=0.6, hi=0.95)
+    if st == 2:
+        k = mark(rows, rng, "unknown result 待复查")
+        rows[k][0][res_col] = "待复查"
+        for i, (c, _) in enumerate(rows, 1):
+            c[0] = i
+    if xlsx:
+        out.xlsx(path, header, rows, sheet="巡查记录", date_fmt="yyyy/m/d", widths={"C": 16, "D": 16})
+    else:
+        out.csv(path, header, rows, encoding="utf-8-sig")
+    if st == 3:
+        out.note(path, 1, "no 社区 column (community from the file name)")
+
+
 # ----------------------------------------------------------------------------- clean files
 def emit_clean(out, cm, cal):
     """messy=False: one plain UTF-8 CSV per kind per community, canonical headers."""
@@ -1284,6 +1651,17 @@ def emit_clean(out, cm, cal):
                        "已办结" if res else "办理中", res.isoformat() if res else "", t["addr"]))
     _plain_csv(out, f"issues/{name}_问题清单.csv",
                ["登记日期", "社区", "问题类别", "问题描述", "处理方式", "办理状态", "办结日期", "地址"], i_rows)
+    a_rows = [(a["date"].isoformat(), name, a["kind"], a["participants"], a["party"],
+               "" if a["hours"] is None else _num(a["hours"]), "" if a["spots"] is None else a["spots"])
+              for a in cm.activities]
+    _plain_csv(out, f"activities/{name}_活动记录.csv",
+               ["活动日期", "社区", "活动类型", "参与人数", "党员人数", "服务时长", "清理点位"], a_rows)
+    sh_rows = [(r["date"].isoformat(), name, r["shop"], r["street"], r["result"], "、".join(r["problems"]),
+                r["action"], "" if r["deadline"] is None else r["deadline"].isoformat(), r["signed"])
+               for r in cm.shops[1]]
+    _plain_csv(out, f"shops/{name}_门前三包巡查记录.csv",
+               ["巡查日期", "社区", "商铺名称", "所在街路", "巡查结果", "存在问题", "处理措施", "整改期限", "责任书"],
+               sh_rows)
 
 
 def _plain_csv(out, rel, header, rows):
@@ -1310,7 +1688,8 @@ def _clear(out_dir: Path):
 
 def _write_yml(out_dir: Path, names, cal, grids=None):
     doc = {"name": SUBDISTRICT, "communities": list(names), "campaign_start": cal.start,
-           "targets": dict(TARGETS), "overdue_days": 7}
+           "targets": dict(TARGETS), "overdue_days": 7, "assessment_date": ASSESSMENT_DATE,
+           "credibility": dict(CREDIBILITY)}
     if grids:
         doc["grids"] = grids
     text = ("# 人民路街道 sample configuration (fake data, written by generate.py)\n"
@@ -1358,6 +1737,8 @@ def generate(out_dir: Path, n_communities: int = 5, households: int | None = Non
             emit_visits(out, cm, cal, other)
             emit_surveys(out, cm, cal)
             emit_issues(out, cm, cal)
+            emit_activities(out, cm, cal)
+            emit_shops(out, cm, cal)
         else:
             emit_clean(out, cm, cal)
         occupied = [h for h in cm.hhs if not h.vacant and not h.excluded]
