@@ -99,7 +99,26 @@ def run_check(options, console) -> int:
         console.print(t)
     else:
         console.print("没有被剔除的记录。")
+    print_credibility(cleaned, week, console)
     return print_check_findings(cleaned.files, console)
+
+
+def print_credibility(cleaned, week: str, console) -> None:
+    """Print one line per community: returns flagged as of W, by flag, and which flags could be checked."""
+    from canvass import credibility
+    from canvass.report.staff_lists import week_flags
+
+    returns, flags = week_flags(cleaned, week)
+    checkable = credibility.checkable_flags(cleaned.files)
+    console.print(f"问卷可信度（截至 {week}）：", markup=False)
+    for community in cleaned.communities:
+        mine = (returns["community"] == community).to_numpy()
+        f = flags[mine]
+        can = checkable.get(community, set())
+        parts = [f"{credibility.FLAG_TEXT[k]} {int(f[k].sum())}" if k in can else f"{credibility.FLAG_TEXT[k]} 无法检查"
+                 for k in credibility.FLAGS]
+        console.print(shown_text(f"  {community}：{int(mine.sum())} 份有效问卷，标记 {int(f.any(axis=1).sum())} 份"
+                                 f"（{'，'.join(parts)}）"), markup=False)
 
 
 def print_check_findings(files, console) -> int:

@@ -89,8 +89,14 @@ def field_text(field: str) -> str:
     return f"{zh} ({field})" if zh else field
 
 
-def reason_text(reason: str) -> str:
-    """Return the plain-Chinese wording of a reject reason code."""
+# A reason whose wording depends on the kind of file (superseded survey return vs inspection).
+REASON_TEXT_BY_KIND = {("shops", "superseded"): "同一商铺同一天有更晚的巡查记录，本条不计"}
+
+
+def reason_text(reason: str, kind: str | None = None) -> str:
+    """Return the plain-Chinese wording of a reject reason code (of a file kind, when it matters)."""
+    if (kind, reason) in REASON_TEXT_BY_KIND:
+        return REASON_TEXT_BY_KIND[(kind, reason)]
     if reason.startswith("missing "):
         f = reason[len("missing "):]
         return f"缺少必填项：{FIELD_TEXT.get(f, f)}"

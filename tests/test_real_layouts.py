@@ -369,3 +369,14 @@ def assert_rows_accounted_optional(cleaned):
         if rec.kind in tables:
             n_clean = int((tables[rec.kind]["file"] == rec.file).sum())
             assert rec.data_rows == n_clean + rec.rejected_rows
+
+
+def test_check_prints_flagged_counts_and_says_which_flags_could_not_be_checked(tmp_path, capsys):
+    data = make_data(tmp_path / "d", visits=[visit()])
+    rows = [[str(i), f"2023-09-05 10:0{i}:00", "8秒", "9.9.9.9", "知道", "满意"] for i in range(1, 7)]
+    write(data, "surveys", "甲社区.csv", [WJX[:3] + ["来自IP", WJX[5], WJX[6]], *rows])
+    main(["--check", "--data", str(data), "--week", "2023-W36"])
+    out = capsys.readouterr().out
+    # six returns from one IP within five minutes, all in 8 s; no comment column: 意见雷同 cannot be checked
+    assert "甲社区：6 份有效问卷，标记 6 份（用时过短 6，集中提交 6，意见雷同 无法检查）" in out
+    assert "乙社区：0 份有效问卷，标记 0 份（用时过短 无法检查，集中提交 无法检查，意见雷同 无法检查）" in out

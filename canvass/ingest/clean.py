@@ -208,5 +208,7 @@ def attach_raw(rejects: pd.DataFrame, raws: dict) -> pd.DataFrame:
         vals = body.iloc[positions].to_numpy()
         raw.loc[grp.index] = [json.dumps(dict(zip(hdr, map(str, r))), ensure_ascii=False) for r in vals]
     rejects["raw"] = raw
-    rejects["说明"] = rejects["reason"].map(reason_text) if len(rejects) else pd.Series(dtype=object)
+    kinds_of = rejects["kind"] if "kind" in rejects else [None] * len(rejects)
+    rejects["说明"] = ([reason_text(r, k) for r, k in zip(rejects["reason"], kinds_of)]
+                     if len(rejects) else pd.Series(dtype=object))
     return rejects
