@@ -37,10 +37,20 @@ def _codes_yml(file: str, field: str, values: list) -> str:
             "   # 按问卷中选项的顺序把每个编号改成 positive（肯定）或 negative（否定）")
 
 
-def _scales_yml(field: str, values: list) -> str:
-    top = max((float(str(v).rstrip("分星")) for v in values), default=10)
-    top = int(top) if top == int(top) else top
-    return f"scales:\n  {field}: {{positive_from: {max(1, round(top * 0.8))}, max: {top}}}   # 达到 positive_from 分算肯定"
+def suggest_scale(values: list) -> tuple[int, int]:
+    """Return (positive_from, max) for scores seen: the usual 5, 10 or 100 point scale, 80% and up positive."""
+    seen = [float(str(v).rstrip("分星").strip()) for v in values if str(v).rstrip("分星").strip().replace(".", "", 1).isdigit()]
+    top = max(seen, default=10)
+    scale = 5 if top <= 5 else (10 if top <= 11 else 100)  # an 11 on a 0–10 question is a typo, not the scale
+    return max(1, round(scale * 0.8)), scale
+
+
+def _scales_yml(field: str, values: list, file: str = "") -> str:
+    positive_from, top = suggest_scale(values)
+    key = f'"{file}": {{{field}: ' if file else f"{field}: "
+    close = "}" if file else ""
+    return (f"scales:\n  {key}{{positive_from: {positive_from}, max: {top}}}{close}"
+            "   # 达到 positive_from 分算肯定")
 
 
 def file_warnings(files) -> list[Warning]:
@@ -57,7 +67,8 @@ def file_warnings(files) -> list[Warning]:
                 kind = "分数" if r["coding"] == "scored" or any(str(v)[-1:] in "分星" for v in r["values_seen"]) \
                     else "编号"
                 seen = "、".join(map(str, r["values_seen"]))
-                yml = _scales_yml(field, r["values_seen"]) if kind == "分数" else _codes_yml(f.file, field, r["values_seen"])
+                yml = (_scales_yml(field, r["values_seen"], f.file) if kind == "分数"
+                       else _codes_yml(f.file, field, r["values_seen"]))
                 out.append(Warning(f.file, f"列“{header}”（{_q(field)}）的回答是{kind}（{seen}），不知道哪些算肯定："
                                            f"{_q(field)}暂未计入这份文件的回答", yml))
             if r["non_blank"] and r["invalid"] > INVALID_WARN_SHARE * r["non_blank"]:
@@ -69,8 +80,8 @@ def file_warnings(files) -> list[Warning]:
         for n in f.notes:
             if n["why"] == "looks_like":
                 out.append(Warning(f.file, f"列“{n['header']}”像是{_q(n['field'])}的问题，但回答大多无法识别，已忽略",
-                                   f'columns:\n  {n["field"]}: "{n["header"]}"   # 确实是这一题时写上；否则写 '
-                                   f'ignore_columns: ["{n["header"]}"]'))
+                                   f'ignore_columns: ["{n["header"]}"]   # 不是这一题时写上，不再提示；'
+                                   f'确实是这一题时改写 columns: {{{n["field"]}: "{n["header"]}"}}'))
         if f.unassigned_grid:
             comm = f.community or "某某社区"
             out.append(Warning(f.file, f"住户台账没有“网格”列，{f.unassigned_grid} 户归入“未分网格”",

@@ -17,6 +17,7 @@ import pandas as pd
 from canvass.config import Config, load_config
 from canvass.ingest import kinds
 from canvass.ingest.answers import choose_columns, read_column
+from canvass.ingest.check import suggest_scale
 from canvass.ingest.clean import check_data_folder
 from canvass.ingest.reading import file_community, read_kind
 from canvass.vocab import QUESTION_FIELDS, RATE_LABELS
@@ -37,7 +38,10 @@ def starter_config(data_dir: Path) -> str:
     for frame, _cmap, _rec in read["households"][0]:
         if "community" in frame:
             communities += [c for c in pd.unique(frame["community"]) if c]
-    files_lines, grid_lines, code_lines, scale_lines, column_notes = [], [], [], [], []
+    files_lines, grid_lines, column_notes = [], [], []
+    codes_by_file: dict = {}
+    scales_by_file: dict = {}
+    copies = duplicate_downloads(read["surveys"][0])
     for kind, (frames, _records, _raws) in read.items():
         for frame, cmap, rec in frames:
             has_column = "community" in frame
@@ -54,6 +58,9 @@ def starter_config(data_dir: Path) -> str:
                 listed = ", ".join(buildings) if buildings else "1-5"
                 grid_lines.append(f"  {community or TO_FILL}: {{第1网格: [{listed}]}}   # {rec.file}：按实际网格分配楼号")
             if kind != "surveys":
+                continue
+            if rec.file in copies:
+                column_notes.append(f"# {rec.file}：与 {copies[rec.file]} 是同一批答卷的重复下载（只计一次），无需 codes")
                 continue
             cands = frame.attrs.get("candidates", {})
             try:
@@ -72,13 +79,11 @@ def starter_config(data_dir: Path) -> str:
                     continue
                 seen = reading.values_seen
                 if any(str(v)[-1:] in "分星" for v in seen) or reading.coding == "scored":
-                    top = max(float(str(v).rstrip("分星")) for v in seen)
-                    scale_lines.append(f"  {q}: {{positive_from: {max(1, round(top * 0.8))}, max: {int(top)}}}"
-                                       f"   # {rec.file}：达到 positive_from 分算肯定")
+                    positive_from, top = suggest_scale(seen)
+                    scales_by_file.setdefault(rec.file, []).append(f"{q}: {{positive_from: {positive_from}, max: {top}}}")
                 else:
                     mapping = ", ".join(f"{v}: {TO_FILL}" for v in seen)
-                    code_lines.append(f"  {_yaml_str(rec.file)}: {{{q}: {{{mapping}}}}}"
-                                      f"   # 把每个编号写成 positive（肯定）或 negative（否定）")
+                    codes_by_file.setdefault(rec.file, []).append(f"{q}: {{{mapping}}}")
             for n in notes:
                 if n[2] == "looks_like":
                     column_notes.append(f"#   {rec.file}：“{str(n[1]).strip()}”像是{RATE_LABELS.get(n[0], n[0])}的问题，"
@@ -90,6 +95,10 @@ def starter_config(data_dir: Path) -> str:
     out.append("communities: [" + ", ".join(names) + "]   # 报告中的显示顺序" if names else "# communities: []")
     out += ["", "# campaign_start: 2023-08-07   # 创城入户工作开始的日期（趋势从这一周开始）",
             "# assessment_date: 2023-10-15  # 测评日期", ""]
+    code_lines = [f"  {_yaml_str(f)}:   # 把每个编号写成 positive（肯定）或 negative（否定）\n"
+                  + "\n".join(f"    {line}" for line in lines) for f, lines in codes_by_file.items()]
+    scale_lines = [f"  {_yaml_str(f)}:   # 达到 positive_from 分算肯定\n" + "\n".join(f"    {line}" for line in lines)
+                   for f, lines in scales_by_file.items()]
     for key, lines in (("files", files_lines), ("grids", grid_lines), ("codes", code_lines), ("scales", scale_lines)):
         if lines:
             out.append(f"{key}:")
@@ -99,6 +108,26 @@ def starter_config(data_dir: Path) -> str:
         out.append("# 问卷各题所用的列（如需改用别的列，写 columns: {字段: \"表头\"}）：")
         out += column_notes
     return "\n".join(out) + "\n"
+
+
+def duplicate_downloads(frames) -> dict:
+    """Return file → the file it duplicates, for survey downloads whose every (提交时间, 序号) is in an earlier file.
+
+    The starter's cheap version of 9.8 (the cleaner's rule decides for real): enough not to
+    ask for codes of a 按序号 download that sits beside its 按文本 twin.
+    """
+    keys = {}
+    for frame, _cmap, rec in frames:
+        if "submitted_at" in frame and "sheet_id" in frame and len(frame):
+            keys[rec.file] = set(zip(frame["submitted_at"], frame["sheet_id"]))
+    out = {}
+    names = list(keys)
+    for i, a in enumerate(names):
+        for b in names:
+            if a != b and b not in out and keys[a] and keys[a] <= keys[b] and (keys[a] != keys[b] or names.index(b) < i):
+                out[a] = b
+                break
+    return out
 
 
 def write_starter_config(data_dir: Path) -> Path:
