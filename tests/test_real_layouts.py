@@ -307,10 +307,10 @@ def test_init_config_writes_a_starter_that_check_then_accepts_once_filled(tmp_pa
     text = (data / "subdistrict.yml").read_text(encoding="utf-8")
     assert '"surveys/download.csv": 待填写' in text
     assert "丙社区: {第1网格: [7, 8]}" in text
-    assert '"surveys/download.csv": {awareness: {1: 待填写}}' in text
+    assert '"surveys/download.csv":   # 把每个编号写成 positive（肯定）或 negative（否定）\n    awareness: {1: 待填写}' in text
     assert main(["--init-config", "--data", str(data)]) == 2  # never overwrites
     assert main(["--check", "--data", str(data)]) == 2  # 待填写 stops the run until filled in
-    text = text.replace('"surveys/download.csv": 待填写', '"surveys/download.csv": 甲社区').replace("{1: 待填写}", "{1: positive}")
+    text = text.replace('"surveys/download.csv": 待填写', '"surveys/download.csv": 甲社区').replace("awareness: {1: 待填写}", "awareness: {1: positive}")
     (data / "subdistrict.yml").write_text(text, encoding="utf-8")
     assert main(["--check", "--data", str(data), "--week", "2023-W36"]) == 0
 
