@@ -92,7 +92,7 @@ def test_list_params_and_check(tmp_path):
 def test_default_week_is_latest_and_announced(tmp_path):
     proc = run_cli("--out", str(tmp_path / "out"), "--community", "港兴社区")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "2023-W38" in proc.stdout and "最近的一周" in proc.stdout
+    assert "2023-W38" in proc.stdout and "最近一个已结束的周" in proc.stdout
     assert (tmp_path / "out" / "2023-W38" / "digest.html").is_file()
 
 

@@ -26,7 +26,7 @@ from .conftest import run_cli
 
 WEEK = "2023-W37"
 HOSTILE_NAMES = ["../../x", "a/b", "CON", "a\\b", "..", "\x1b[31m红社区", "修竹社区", "长" * 120 + "社区"]
-SLUG_FILE = re.compile(r"^[a-z0-9-]+\.(html|xlsx|ipynb)$")
+SLUG_FILE = re.compile(r"^[a-z0-9-]+\.(html|xlsx|ipynb|png)$")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
@@ -126,7 +126,9 @@ def test_nothing_is_written_outside_out(hostile_names_run):
 def test_out_holds_only_the_contract_layout(hostile_names_run):
     out = hostile_names_run["out"]
     allowed_dirs = {"", WEEK, f"{WEEK}/communities", "internal", f"internal/{WEEK}",
-                    f"internal/{WEEK}/followup", f"internal/{WEEK}/notebooks", f"internal/{WEEK}/fix"}
+                    f"internal/{WEEK}/followup", f"internal/{WEEK}/notebooks", f"internal/{WEEK}/fix",
+                    f"internal/{WEEK}/backcheck", f"internal/{WEEK}/issues", f"internal/{WEEK}/shops",
+                    f"internal/{WEEK}/responsible"}
     unexpected = []
     for p in out.rglob("*"):
         rel = p.relative_to(out).as_posix()
@@ -137,7 +139,7 @@ def test_out_holds_only_the_contract_layout(hostile_names_run):
             unexpected.append(rel)
     assert not unexpected, f"paths outside the contract's layout (a name became a path?): {unexpected}"
     for sub in (out / WEEK / "communities", out / "internal" / WEEK / "followup", out / "internal" / WEEK / "notebooks",
-                out / "internal" / WEEK / "fix"):
+                out / "internal" / WEEK / "fix", out / "internal" / WEEK / "backcheck", out / "internal" / WEEK / "issues"):
         names = sorted(os.listdir(sub)) if sub.is_dir() else []
         assert names, f"{sub} is empty: the run failed" + _show(hostile_names_run["proc"])
         bad = [n for n in names if not SLUG_FILE.match(n)]

@@ -46,3 +46,14 @@ def test_texts_are_what_is_drawn_and_hold_no_personal_data():
     texts = img.texts()
     assert "人民路街道 创城入户宣传周报" in texts and "✓96.1" in texts
     assert not [s for s in texts if re.search(r"1[3-9]\d{9}|(?<!\d)\d{1,3}-\d{1,2}-\d{3,4}(?!\d)", s)]
+
+
+def test_control_characters_and_missing_glyphs_are_not_drawn(caplog):
+    from canvass.report.wechat import drawable
+    assert drawable("七一\x1b[31m社区") == "七一[31m社区"
+    assert drawable("社区😀") == "社区?"
+    img = sample_image()
+    img.grid_rows = [("\x1b[2J社区😀", [("87.3", "red"), ("96.1", "green")])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        render(img)

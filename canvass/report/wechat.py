@@ -51,6 +51,29 @@ class LongImage:
         return [op[3] for op in layout(self).ops if op[0] == "text"]
 
 
+_CMAP: set | None = None
+
+
+def drawable(text: str) -> str:
+    """Return text the bundled font can draw: control characters dropped, missing glyphs as ``?``.
+
+    Community names come from staff files; a stray escape or emoji must neither print a
+    warning nor put a terminal escape on the console.
+    """
+    global _CMAP
+    if _CMAP is None:
+        from fontTools.ttLib import TTFont
+
+        from canvass import fonts
+        _CMAP = set(TTFont(str(fonts.font_path()), lazy=True).getBestCmap())
+    out = []
+    for ch in str(text):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            continue
+        out.append(ch if ord(ch) in _CMAP or ch == " " else "?")
+    return "".join(out)
+
+
 def _width(text: str) -> float:
     """Return a text's width in ems (CJK characters are one em, others about half)."""
     return sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.55 for ch in text)
@@ -78,7 +101,7 @@ class _Canvas:
 
     def text(self, x, text, size, colour="#111827", weight="normal", ha="left"):
         assert size >= MIN_TEXT_PX
-        self.ops.append(("text", x, self.y, text, size, colour, weight, ha))
+        self.ops.append(("text", x, self.y, drawable(text), size, colour, weight, ha))
 
     def rect(self, x, y, w, h, fill, edge=None):
         self.ops.append(("rect", x, y, w, h, fill, edge))
