@@ -35,7 +35,7 @@ WEEK = "2023-W37"
 COMMUNITIES = ["七一社区", "海港社区", "港兴社区", "福寿社区", "修竹社区", "春晖社区", "东风社区", "红星社区"]
 SURVEY_HEADER = ["提交时间", "社区", "住址", "1、您知道我市正在创建全国文明城市吗？", "2、您支持创城吗？",
                  "3、您对社区环境满意吗？", "4、您参与过创城志愿活动吗？", "5、您了解垃圾分类吗？",
-                 "6、您对创城工作有什么意见或建议？"]
+                 "6、您对创城工作有什么意见或建议？", "所用时间", "来自IP"]
 ANSWERS = [
     ["知道", "知道", "知道", "了解", "是", "不知道", "不清楚", "(跳过)"],
     ["支持", "非常支持", "支持", "比较支持", "不支持", "无所谓", "(空)"],
@@ -132,6 +132,9 @@ def generate(root: Path, rows: int, communities: int, households: int, files: in
     for h, values in zip(SURVEY_HEADER[3:8], ANSWERS):
         survey[h] = rng.choice(np.array(values, dtype=object), rows)
     survey[SURVEY_HEADER[8]] = rng.choice(np.array(COMMENTS, dtype=object), rows)
+    # 问卷星 bookkeeping for the credibility flags: answer time and client address
+    survey[SURVEY_HEADER[9]] = [f"{s}秒" for s in rng.integers(5, 600, rows)]
+    survey[SURVEY_HEADER[10]] = [f"10.{a}.{b}.{c}(浙江-杭州)" for a, b, c in rng.integers(0, 64, (rows, 3))]
     frame = pd.DataFrame(survey)
     for k, part in enumerate(np.array_split(np.arange(rows), files)):
         _write(frame.iloc[part], root / "surveys" / f"调查问卷_{k + 1:02d}.csv", SURVEY_HEADER)
@@ -211,7 +214,14 @@ def child_clean(data: Path) -> dict:
     t1 = time.perf_counter()
     table = compute_metrics(cleaned, WEEK)
     t2 = time.perf_counter()
-    return {"clean_s": t1 - t0, "metrics_s": t2 - t1, "peak_mib": _peak_rss_mib(), "import_mib": base,
+    from canvass.credibility import flag_returns
+    from canvass.metrics import week_view
+    returns = week_view(cleaned, WEEK).surveys
+    t3 = time.perf_counter()
+    flags = flag_returns(returns, cleaned.config.credibility)  # also inside compute_metrics: timed alone here
+    t4 = time.perf_counter()
+    return {"clean_s": t1 - t0, "metrics_s": t2 - t1, "flags_s": t4 - t3, "flagged": int(flags.any(axis=1).sum()),
+            "flag_rows": int(len(returns)), "peak_mib": _peak_rss_mib(), "import_mib": base,
             "rows": sum(r.data_rows for r in cleaned.files), "rejects": int(len(cleaned.rejects)),
             "survey_returns": int(len(cleaned.surveys)), "pooled_returns_cum": int(table["returns_cum"].iloc[-1])}
 
@@ -296,6 +306,8 @@ def main() -> None:
     print(f"clean_folder         {res['clean_s']:>10.2f} s  (read + clean, every kind)")
     print(f"compute_metrics      {res['metrics_s']:>10.2f} s  (week {WEEK})")
     print(f"clean + metrics      {total:>10.2f} s  (child wall time incl. imports: {wall:.2f} s)")
+    print(f"credibility flags    {res['flags_s']:>10.2f} s  ({res['flag_rows']:,} standing returns, {res['flagged']:,} flagged;"
+          f" part of compute_metrics)")
     print(f"peak RSS (child)     {res['peak_mib']:>10.0f} MiB  (after imports: {res['import_mib']:.0f} MiB)")
     print(f"rejects {res['rejects']:,}; survey returns kept {res['survey_returns']:,}; "
           f"pooled returns_cum {res['pooled_returns_cum']:,}")

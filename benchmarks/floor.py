@@ -46,7 +46,12 @@ def run_floor(data_dir: Path, out: Path, week: str, jobs: int) -> None:
     from canvass.report import pages, sections, tables, views
     from canvass.run.atomic import write_text
     from canvass.run.batch import write_rejects
-    from canvass.run.store import input_fingerprint, load_prepared, save_history, save_prepared
+    from canvass.run.store import (
+        input_fingerprint,
+        load_prepared,
+        save_history,
+        save_prepared,
+    )
     from canvass.slugs import assign_slugs
 
     config = load_config(data_dir)

@@ -66,3 +66,37 @@ def test_role_counts(tmp_path):
     assert r["visits_week_building_leader"].tolist() == [1, 0] and r["visits_week_volunteer"].tolist() == [1, 0]
     assert r["visits_week_staff"].tolist() == [0, 0] and r["visits_week_other"].tolist() == [0, 0]
     assert r["materials_cum"].tolist() == [5, 0]  # 1 + 1 + 3
+
+
+def test_absent_folders_leave_their_columns_out_and_change_nothing_else(tmp_path):
+    import shutil
+
+    from canvass.metrics import compute_metrics
+
+    with_all = folder(tmp_path / "a")
+    data = tmp_path / "b"
+    shutil.copytree(tmp_path / "a" / "d", data)
+    # only rows that are valid, so that rejected_rows (which counts their rejects) is comparable
+    shutil.rmtree(data / "activities")
+    shutil.rmtree(data / "shops")
+    without = clean_folder(data, parse_config({"campaign_start": "2023-08-28"}, "s.yml"))
+    a, b = compute_metrics(with_all, "2023-W36"), compute_metrics(without, "2023-W36")
+    extra = set(campaign.ACTIVITY_COLUMNS) | set(campaign.SHOP_COLUMNS)
+    assert extra <= set(a.columns) and not extra & set(b.columns)
+    assert list(b.columns) == [c for c in a.columns if c not in extra]
+    for col in b.columns:
+        assert a[col].astype(str).tolist() == b[col].astype(str).tolist(), col
+
+
+def test_followup_gains_a_responsible_column_when_the_registry_names_them(tmp_path):
+    from openpyxl import load_workbook
+
+    from canvass.report.worklists import write_followup
+
+    reg = [["甲社区", "1", "3-2-501", "常住", "王小明", "", ""], ["甲社区", "1", "3-2-502", "常住", "", "", "李包户"]]
+    data = make_data(tmp_path / "d", households=[], visits=[visit()])
+    write(data, "households", "h.csv", [["社区", "网格", "地址", "居住状态", "户主", "联系电话", "包户人"], *reg])
+    c = clean_folder(data, parse_config({}, "s.yml"))
+    write_followup(c, "甲社区", "2023-W36", tmp_path / "f.xlsx")
+    rows = list(load_workbook(tmp_path / "f.xlsx").active.values)
+    assert rows[0][-1] == "包户人" and rows[1][3] == 502 and rows[1][-1] == "李**"  # masked like 户主

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from canvass.campaign import contract_columns
 from canvass.metrics import METRIC_COLUMNS
 from canvass.run.atomic import atomic_path, write_bytes
 from canvass.vocab import METRIC_FIELDS, RATE_LABELS
@@ -37,17 +38,18 @@ def write_metrics_xlsx(week_metrics: pd.DataFrame, all_weeks: pd.DataFrame, path
 
     wb = Workbook()
     wb.remove(wb.active)
+    columns = METRIC_COLUMNS + contract_columns(week_metrics)
     for title, frame in (("本周", week_metrics), ("历周", all_weeks)):
         ws = wb.create_sheet(title)
-        frame = frame[METRIC_COLUMNS].copy()
+        frame = frame[columns].copy()
         frame["scope"] = frame["scope"].map({"community": "社区", "subdistrict": "街道合计"})
-        ws.append([CN_HEADERS[c] for c in METRIC_COLUMNS])
+        ws.append([CN_HEADERS[c] for c in columns])
         for cell in ws[1]:
             cell.font = Font(bold=True)
             cell.fill = PatternFill("solid", fgColor="DDEBF7")
         for row in frame.itertuples(index=False):  # a few rows per week
             ws.append([excel_value(v) for v in row])
-        for j, col in enumerate(METRIC_COLUMNS, start=1):
+        for j, col in enumerate(columns, start=1):
             letter = ws.cell(1, j).column_letter
             ws.column_dimensions[letter].width = max(8, min(18, len(CN_HEADERS[col]) * 2 + 2))
             if col in PERCENT_COLUMNS:
@@ -76,3 +78,22 @@ for _x in METRIC_FIELDS:
     CN_HEADERS[f"{_x}_rate_cum"] = f"{_cn}（累计）"
     CN_HEADERS[f"{_x}_n_week"] = f"{_cn}样本数（本周）"
     CN_HEADERS[f"{_x}_n_cum"] = f"{_cn}样本数（累计）"
+# Sections 10-12 (present when the data has them).
+CN_HEADERS.update({"flagged_week": "本周标记问卷", "flagged_cum": "累计标记问卷",
+                   **{f"{x}_rate_credible_cum": f"{RATE_LABELS[x]}（剔除标记问卷）" for x in METRIC_FIELDS},
+                   "activities_week": "本周活动次数", "cleanups_week": "本周清理次数", "turnout_week": "本周参与人次",
+                   "turnout_cum": "累计参与人次", "party_turnout_week": "本周党员人次",
+                   "volunteer_hours_week": "本周志愿时长（小时）", "spots_cleaned_week": "本周清理点位",
+                   "cleanup_weeks": "有清理的周数", "campaign_weeks": "创城周数", "shops_known": "商铺数",
+                   "shops_inspected_week": "本周巡查商铺", "inspections_week": "本周巡查次数",
+                   "inspection_pass_week": "本周合格率", "shops_signed_rate": "责任书签订率",
+                   "violations_open": "未整改商铺", "violations_overdue": "超期未整改",
+                   "enforcement_week": "本周执法次数", "occupation_week": "占道/店外经营",
+                   "parking_week": "乱停乱放", "clutter_week": "乱堆乱放", "hygiene_week": "卫生问题",
+                   "posting_week": "乱张贴", "problem_other_week": "其他问题",
+                   "visits_week_staff": "本周走访（工作人员）", "visits_week_building_leader": "本周走访（楼长）",
+                   "visits_week_party_member": "本周走访（党员）", "visits_week_volunteer": "本周走访（志愿者）",
+                   "visits_week_other": "本周走访（其他）", "materials_cum": "累计发放材料",
+                   "new_reached_week": "本周新覆盖户数", "remaining": "未覆盖户数", "projected_full": "预计全覆盖日期",
+                   "days_left": "距测评天数", "needed_per_day": "每天需入户", "on_track": "测评前可完成"})
+PERCENT_COLUMNS.update({f"{x}_rate_credible_cum" for x in METRIC_FIELDS} | {"inspection_pass_week", "shops_signed_rate"})

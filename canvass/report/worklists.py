@@ -60,6 +60,10 @@ def sheet_title(label: str, used: set) -> str:
 def write_followup(cleaned: Cleaned, community: str, week: str, path: Path) -> int:
     """Write the follow-up workbook of one community; return the number of households listed."""
     todo = unreached(cleaned, community, week)
+    h = cleaned.households
+    # 包户到人 (section 11): a 包户人 column when the community's registry names them
+    responsible = "responsible" in h and bool((h.loc[h["community"] == community, "responsible"].astype(str) != "").any())
+    header = HEADER + (["包户人"] if responsible else [])
     wb = Workbook()
     wb.remove(wb.active)
     bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
@@ -67,7 +71,7 @@ def write_followup(cleaned: Cleaned, community: str, week: str, path: Path) -> i
     used: set = set()
     for label, grp in groups:
         ws = wb.create_sheet(sheet_title(str(label), used))
-        ws.append(HEADER)
+        ws.append(header)
         for cell in ws[1]:
             cell.font, cell.fill = bold, fill
             cell.alignment = Alignment(horizontal="center")
@@ -76,11 +80,12 @@ def write_followup(cleaned: Cleaned, community: str, week: str, path: Path) -> i
             ws.append([excel_value(v) for v in (
                 r.grid_label, _int_or_text(r.building), _int_or_text(r.unit), _int_or_text(r.room),
                 mask_name(r.name), mask_phone(str(r.phone)) if r.phone else "", last,
-                r.last_outcome if isinstance(r.last_outcome, str) else "")])
+                r.last_outcome if isinstance(r.last_outcome, str) else "",
+                *([mask_name(r.responsible)] if responsible else []))])
             if last is not None:
                 ws.cell(ws.max_row, 7).number_format = "yyyy-mm-dd"
         ws.freeze_panes = "A2"
-        for i, w in enumerate(WIDTHS):
+        for i, w in enumerate(WIDTHS + [10]):
             ws.column_dimensions[chr(ord("A") + i)].width = w
         ws.auto_filter.ref = ws.dimensions
     stamp = dt.datetime.combine(week_bounds(week)[1], dt.time())
