@@ -137,7 +137,9 @@ def read_column(values: pd.Series, field_name: str, header: str, file: str, conf
     non_blank = values[~blank]
     codes = per_file(config.codes, field_name, file)
     scale = per_file(config.scales, field_name, file)
-    integers = len(non_blank) > 0 and bool(non_blank.str.fullmatch(_INTEGER.pattern).all())
+    # Perf: regexes on the distinct answers only (a question has tens, a column a million cells).
+    distinct = pd.unique(non_blank.to_numpy(dtype=object))
+    integers = len(distinct) > 0 and all(_INTEGER.match(v) for v in distinct)
     if len(non_blank) == 0:
         coding = "empty"
     elif integers:
@@ -166,8 +168,8 @@ def read_column(values: pd.Series, field_name: str, header: str, file: str, conf
         reading.share = 1.0  # judged on its non-numeric cells only: there are none
     elif reading.non_blank:
         # Scores inside a text column count as numeric: the share is of the other cells.
-        numeric = non_blank.str.fullmatch(_SCORE.pattern)
-        judged = answered[~numeric.to_numpy()]
+        scores = {v for v in distinct if _SCORE.match(v)}
+        judged = answered[~non_blank.isin(scores).to_numpy()] if scores else answered
         reading.recognised = int(judged.isin([POSITIVE, NEGATIVE, UNANSWERED]).sum())
         reading.share = reading.recognised / len(judged) if len(judged) else 1.0
     return result, reading

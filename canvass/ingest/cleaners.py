@@ -6,6 +6,8 @@ distinct value. Each cleaner returns (clean table, rejects).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -41,7 +43,7 @@ UNASSIGNED_GRID = "未分网格"
 def _grids_from_config(rows: pd.DataFrame, config: Config, frames) -> pd.Series:
     """Return each registry row's grid: its own cell, else ``grids:`` by building, else 未分网格 (9.2)."""
     grid = _col(rows, "grid").astype(object).copy()
-    no_column = rows["_fields"].map(lambda s: "grid" not in s.split(",")).astype(bool)
+    no_column = map_unique(rows["_fields"], lambda s: "grid" not in s.split(",")).astype(bool)
     if no_column.any():
         lookup = {(c, b): name for c, grids in config.grids.items() for name, bs in grids.items() for b in bs}
         pairs = list(zip(rows.loc[no_column, "community"], rows.loc[no_column, "building"].astype(str)))
@@ -114,6 +116,9 @@ def clean_visits(frames, known: set, registry: set):
     return out, rejects
 
 
+_INTEGER_CELL = re.compile(r"^-?\d+$")
+
+
 def _is_coded_file(frame: pd.DataFrame, cmap) -> bool:
     """Return True when one of a survey file's question columns holds only integers (9.7)."""
     cols = [frame[q] for q in QUESTION_FIELDS if q in frame]
@@ -121,7 +126,8 @@ def _is_coded_file(frame: pd.DataFrame, cmap) -> bool:
              for c in cs]
     for values in cols:
         nb = values[values != ""]
-        if len(nb) and bool(nb.str.fullmatch(r"-?\d+").all()):
+        distinct = pd.unique(nb.to_numpy(dtype=object))  # regex on distinct answers, not every cell
+        if len(distinct) and all(_INTEGER_CELL.match(v) for v in distinct):
             return True
     return False
 
@@ -155,10 +161,10 @@ def duplicate_returns(rows: pd.DataFrame, stamp: pd.Series, coded: np.ndarray) -
     m = m[fi != fj]
     i, j = m["i"].to_numpy(), m["j"].to_numpy()
     same = (has_time[i] & has_time[j]) | ((sid[i] != "") & (sid[j] != ""))
-    fields = rows["_fields"].to_numpy()
+    fields = rows["_fields"]
     for f in ("sheet_id", "duration", "client"):
         vals = _col(rows, f).to_numpy(dtype=object)
-        has = np.array([f in s.split(",") for s in fields])
+        has = map_unique(fields, lambda s, f=f: f in s.split(",")).to_numpy(dtype=bool)  # once per file layout
         both = has[i] & has[j]
         same &= ~both | (vals[i] == vals[j])
     i, j = i[same], j[same]
@@ -219,6 +225,7 @@ def clean_surveys(frames, known: set, registry: set, config: Config):
             codes.append(pd.DataFrame(np.int8(-1), index=frame.index, columns=qcols))
         else:
             codes.append(_judge_survey_file(frame, cmap, record, config, known))
+        frame.attrs.pop("candidates", None)  # judged: the candidate columns are no longer needed
     answers = pd.concat(codes, ignore_index=True) if codes else pd.DataFrame(columns=qcols)
     v, stamp = _common_checks("surveys", rows, known, first=(dup, "duplicate return"))
     v.reject(rows["_addr_bad"] | (rows["_addr_present"] & rows["_addr_missing"]), "unparseable address", "address")

@@ -123,7 +123,10 @@ def read_kind(data_dir: Path, kind: str, config: Config):
         for fname, col in cmap.fields.items():
             frame[fname] = _blank_markers(normalize_values(keep[col]), comment=fname == "comment")
         cand_cols = {c for cols in cmap.candidates.values() for c in cols}
-        frame_cols = {c: _blank_markers(normalize_values(keep[c])) for c in cand_cols}
+        # A candidate that is also a field's provisional column is normalised once, not twice.
+        by_col = {col: f for f, col in cmap.fields.items()}
+        frame_cols = {c: frame[by_col[c]] if c in by_col else _blank_markers(normalize_values(keep[c]))
+                      for c in cand_cols}
         frame["_file"] = rel
         frame["_row"] = (keep.index.to_numpy() + h + 2).astype("int64")
         frame.attrs["split"] = cmap.split_address
