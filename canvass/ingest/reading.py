@@ -114,8 +114,10 @@ def read_kind(data_dir: Path, kind: str, config: Config):
         record.header_row = h + 1
         body = cells.iloc[h + 1:]
         body = body.set_axis(pd.RangeIndex(len(body)), axis=0)
-        stripped = body.apply(lambda c: c.astype(str).str.strip()) if len(body) else body
-        blank = (stripped == "").all(axis=1) if len(body) else pd.Series([], dtype=bool)
+        # A blank row has every cell empty; one column at a time, so no stripped copy of the sheet.
+        blank = pd.Series(True, index=body.index)
+        for col in body.columns:
+            blank &= body[col].astype(str).str.strip().eq("").to_numpy()
         record.blank_rows = int(blank.sum())
         record.data_rows = int((~blank).sum())
         keep = body[~blank.to_numpy()]
