@@ -15,6 +15,7 @@ Wall time and peak memory (summed over the process tree) are printed; the last l
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -109,6 +110,8 @@ def main() -> None:
             shutil.rmtree(work / "floor-out", ignore_errors=True)
             row["floor"].append(measure([PY, "benchmarks/floor.py", "--data", str(data), "--out",
                                          str(work / "floor-out"), "--week", WEEK, "--jobs", str(args.jobs)]))
+            manifest = json.loads((work / "batch-out" / WEEK / "manifest.json").read_text(encoding="utf-8"))
+            row.setdefault("images", []).append((manifest["timings"].get("images", float("nan")) / (n + 1), 0))
             print(f"N={n} run {r + 1}: " + "  ".join(
                 f"{k} {v[-1][0]:.1f}s/{v[-1][1]:.0f}MiB" for k, v in row.items() if v), flush=True)
         results[n] = {k: (statistics.median(s for s, _ in v), max(m for _, m in v)) if v else None
@@ -120,7 +123,8 @@ def main() -> None:
         naive = f"{r['naive'][0]:9.1f}" if r["naive"] else f"{'-':>9}"
         print(f"{n:>5} {naive} {r['batch'][0]:9.1f} {r['rerun'][0]:9.1f} {r['floor'][0]:9.1f} {r['batch'][1]:10.0f} "
               f"{r['floor'][1]:10.0f} {r['batch'][0] / n:13.2f}")
-        print(f"      no-change re-run = {100 * r['rerun'][0] / r['batch'][0]:.0f}% of a full run")
+        print(f"      no-change re-run = {100 * r['rerun'][0] / r['batch'][0]:.0f}% of a full run; "
+              f"WeChat images {r['images'][0]:.2f} s each (digest.png and one per community)")
     ns = sorted(results)
     for a, b in zip(ns, ns[1:]):
         marginal = (results[b]["batch"][0] - results[a]["batch"][0]) / (b - a)
