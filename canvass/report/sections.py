@@ -118,8 +118,9 @@ def _pace_row(r) -> dict:
 
 
 def community_pace(view: CommunityView) -> str:
-    """Return the pace to 不漏一户 for the community and per grid (section 12)."""
-    grids = [{"grid_label": g["grid_label"], **_pace_row(g)} for g in _records(view.grid_pace)]
+    """Return the pace to 不漏一户 for the community and per grid not yet full, most households left first."""
+    by_left = view.grid_pace.sort_values("remaining", ascending=False, kind="stable")  # the grids to go to first
+    grids = [{"grid_label": g["grid_label"], **_pace_row(g)} for g in _records(by_left) if g["remaining"] > 0]
     return render("sections/pace.html.j2", scope="community", rows=[{"name": view.community, "total": False, **_pace_row(view.row)}],
                   grids=grids, assessment_date=view.assessment_date)
 
