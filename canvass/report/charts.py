@@ -128,9 +128,9 @@ def trend_chart(trend: pd.DataFrame, title: str, keys=("coverage", "awareness", 
         labels += [_short_week(week_label(last + dt.timedelta(days=7 * k))) for k in ks[1:]]
         x = np.arange(len(labels))
     if projection and assessment_date is not None:
-        first = week_bounds(str(trend["week"].iloc[0]))[0]
+        first = week_bounds(str(trend["week"].iloc[0]))[1]  # each point is its week's Sunday
         at = (assessment_date - first).days / 7
-        if 0 <= at <= len(x) - 1 + 0.99:
+        if 0 <= at <= len(x) - 1:
             ax.axvline(at, color="#A12A1B", linestyle=":", linewidth=1.2)
             ax.text(at, 0.02, "测评", color="#A12A1B", fontsize=9, ha="right", va="bottom",
                     transform=ax.get_xaxis_transform())
