@@ -32,6 +32,10 @@ class WeekSummary:
     def parts(self) -> list[tuple[str, list[str]]]:
         return [("本周工作", self.work), ("存在问题", self.problems), ("下步打算", self.next)]
 
+    def as_dict(self) -> dict[str, list[str]]:
+        """Return title → sentences, the shape of ``wechat.LongImage.parts``."""
+        return dict(self.parts())
+
 
 def _int(v) -> int:
     return int(round(float(v)))
