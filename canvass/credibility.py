@@ -34,6 +34,7 @@ FLAG_HELP = {
     "burst": "同一社区、同一 IP 在 {burst_minutes} 分钟内提交 {burst_count} 份及以上的问卷。",
     "copied_text": "意见建议去掉空格和标点后不少于 10 个字、且与本社区至少另外 2 份问卷完全相同。",
 }
+CREDIBLE_GAP = 0.02  # reports call out a credible rate more than 2 points below the reported one
 COPIED_MIN_CHARS = 10
 COPIED_MIN_OTHERS = 2
 BACKCHECK_HEADER = ["网格", "楼号", "单元", "室", "户主", "电话", "提交时间", "标记", "核实结果"]

@@ -14,7 +14,7 @@ from canvass.config import SAMPLE_DATA, resolve_project_path
 from canvass.errors import ParameterError
 from canvass.metrics import latest_week, metrics_over_weeks
 from canvass.report import views
-from canvass.run.store import DIGEST_COLUMNS, load_history, load_prepared, prepare
+from canvass.run.store import DIGEST_COLUMNS, METRICS_COLUMNS, load_history, load_prepared, prepare
 
 
 def show(fragment: str) -> None:
@@ -62,14 +62,15 @@ def _week(week, prepared: Path) -> str:
     return found
 
 
-def _history(prepared: Path, week: str, targets: dict, overdue_days: int | None, metrics_file: str | None,
-             cleaned=None):
-    """Return the metrics history: the batch's file, or computed here exactly as the batch does."""
+def _history(prepared: Path, week: str, targets: dict, overdue_days: int | None, metrics_file: str | None):
+    """Return the metrics history: the batch's file, or computed here exactly as the batch does.
+
+    Computing it needs more columns than the digest shows (flags read durations, clients and
+    comments; visits by role read the role), so it loads its own copy of every community.
+    """
     if metrics_file:
         return load_history(metrics_file)
-    if cleaned is None:
-        cleaned = load_prepared(prepared, columns=DIGEST_COLUMNS)
-    return metrics_over_weeks(cleaned, week, targets, overdue_days)
+    return metrics_over_weeks(load_prepared(prepared, columns=METRICS_COLUMNS), week, targets, overdue_days)
 
 
 def community_context(community: str, week: str | None, data_dir: str, prepared_dir: str | None = None,
@@ -94,7 +95,7 @@ def digest_context(week: str | None, data_dir: str, prepared_dir: str | None = N
     w = _week(week, prepared)
     cleaned = load_prepared(prepared, columns=DIGEST_COLUMNS)
     resolved = _targets(cleaned, targets or {})
-    history = _history(prepared, w, resolved, overdue_days, metrics_file, cleaned)
+    history = _history(prepared, w, resolved, overdue_days, metrics_file)
     outcomes, links = {}, {}
     if run_file:
         run = json.loads(Path(run_file).read_text(encoding="utf-8"))

@@ -331,3 +331,89 @@ def test_html_files_are_small(sample_reports):
     assert len(files) >= 2 + len(COMMUNITIES)
     for f in files:
         assert f.stat().st_size < MAX_HTML_BYTES, f"{f.name} is {f.stat().st_size} bytes (limit 3 MiB)"
+
+
+# --- every rate visible at 375 px; the new sections without a sideways swipe ---------------------
+
+# Cells of ``selector``'s tables outside the viewport, and tables (or their wrappers) that scroll sideways.
+_CELLS_OUTSIDE_JS = """sel => {
+  const w = window.innerWidth, out = [];
+  for (const t of document.querySelectorAll(sel)) {
+    for (const c of t.querySelectorAll('th, td')) {
+      const r = c.getBoundingClientRect();
+      if (r.width === 0) continue;
+      if (r.left < -0.5 || r.right > w + 0.5) out.push(`cell ${Math.round(r.left)}..${Math.round(r.right)}: ${c.innerText.trim().slice(0, 20)}`);
+      if (c.scrollWidth > c.clientWidth + 1) out.push(`cell content overflows: ${c.innerText.trim().slice(0, 20)}`);
+    }
+    for (const el of [t, t.parentElement]) if (el.scrollWidth > el.clientWidth + 1)
+      out.push(`${el.tagName.toLowerCase()}.${el.className} scrolls: ${el.scrollWidth} > ${el.clientWidth}`);
+  }
+  return out.slice(0, 15);
+}"""
+
+# The tables of the sections under these <h2> titles (up to the next <h2>).
+_SECTION_TABLES_JS = """titles => {
+  const out = [];
+  for (const h of document.querySelectorAll('h2')) {
+    if (!titles.includes(h.textContent.trim())) continue;
+    for (let el = h.nextElementSibling; el && el.tagName !== 'H2'; el = el.nextElementSibling)
+      for (const t of (el.tagName === 'TABLE' ? [el] : el.querySelectorAll('table'))) { t.dataset.checked = '1'; out.push(h.textContent.trim()); }
+  }
+  return out;
+}"""
+NEW_SECTIONS = ["本周概要", "不漏一户进度", "问卷可信度", "志愿服务", "门前三包", "走访力量"]
+
+
+def test_every_rate_of_every_community_fits_a_phone(opened):
+    page = opened("digest", 375).page
+    cells = page.evaluate("() => document.querySelectorAll('table.matrix td').length")
+    assert cells == 6 * (len(COMMUNITIES) + 1)
+    assert page.evaluate(_CELLS_OUTSIDE_JS, "table.matrix") == []
+    # each rate shows its label, its value with a ✓ ! ✕ mark, and its interval
+    first = page.locator("table.matrix td").first
+    assert first.is_visible() and "%" in first.inner_text() and "–" in first.inner_text()
+
+
+def _check_new_sections(page, where):
+    scroll_width, inner_width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert scroll_width <= inner_width, f"{where}: page scrolls sideways ({scroll_width} > {inner_width})"
+    found = page.evaluate(_SECTION_TABLES_JS, NEW_SECTIONS)
+    assert found, f"{where}: none of the new sections has a table"
+    assert page.evaluate(_CELLS_OUTSIDE_JS, "table[data-checked]") == [], where
+    return set(found)
+
+
+def test_new_sections_do_not_scroll_sideways_on_the_sample(opened):
+    for name in ("digest", "community"):
+        found = _check_new_sections(opened(name, 375).page, name)
+        assert {"不漏一户进度", "问卷可信度", "走访力量"} <= found
+
+
+@pytest.fixture(scope="module")
+def campaign_pages(tmp_path_factory):
+    """Pages rendered from a small folder with activities/ and shops/ (the sample may lack them)."""
+    from canvass.metrics import metrics_over_weeks
+
+    from .test_narrative import TARGETS, W, load, render_community, render_digest
+
+    root = tmp_path_factory.mktemp("campaign-pages")
+    cleaned = load(root / "data")
+    history = metrics_over_weeks(cleaned, W, TARGETS)
+    out = {"digest": root / "digest.html", "community": root / "community.html"}
+    out["digest"].write_text(render_digest(cleaned, history), encoding="utf-8")
+    out["community"].write_text(render_community(cleaned, history), encoding="utf-8")
+    return out
+
+
+@pytest.mark.parametrize("name", ["digest", "community"])
+def test_new_sections_do_not_scroll_sideways_with_activities_and_shops(browser, campaign_pages, name):
+    loaded = _open(browser, campaign_pages[name], PHONE)
+    try:
+        loaded.page.screenshot(path=str(SCREENSHOTS / f"campaign-{name}-375.png"), full_page=True)
+        found = _check_new_sections(loaded.page, f"campaign {name}")
+        assert {"志愿服务", "门前三包", "问卷可信度", "不漏一户进度"} <= found
+        assert loaded.page.evaluate(_SMALLEST_TEXT_JS)[0] >= 10
+        assert loaded.page.evaluate(_BROKEN_SHORT_CELLS_JS) == []
+        assert loaded.page_errors == [] and loaded.blocked == []
+    finally:
+        loaded.page.context.close()

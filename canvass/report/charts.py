@@ -6,6 +6,7 @@ survives between reports.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 
@@ -17,6 +18,7 @@ from matplotlib.ticker import FuncFormatter
 
 from canvass import fonts
 from canvass.vocab import RATE_LABELS
+from canvass.weeks import week_bounds, week_label
 
 # Okabe–Ito palette; markers and dashes keep series apart in grayscale print.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442"]
@@ -62,10 +64,51 @@ def _short_week(w: str) -> str:
     return "第" + w.split("-W")[1].lstrip("0") + "周"
 
 
+def coverage_projection(trend: pd.DataFrame, assessment_date: dt.date | None = None) -> tuple[list, list]:
+    """Return (weeks after W, expected coverage) of section 12's model, up to the projected date.
+
+    The households still to reach shrink by the recent weekly share h each week (h from the
+    history's new_reached_week and remaining, as ``pace.weekly_rate`` defines it); the line
+    ends at projected_full, or at the assessment date when there is no projection.
+    """
+    if "remaining" not in trend or len(trend) < 1:
+        return [], []
+    last = trend.iloc[-1]
+    households, remaining = float(last["households"]), float(last["remaining"])
+    if households <= 0 or remaining <= 0:
+        return [], []
+    rates = []
+    for i in (len(trend) - 2, len(trend) - 1):
+        if i >= 1 and float(trend["remaining"].iloc[i - 1]) > 0:
+            rates.append(float(trend["new_reached_week"].iloc[i]) / float(trend["remaining"].iloc[i - 1]))
+    h = float(np.mean(rates)) if rates else 0.0
+    sunday = week_bounds(str(last["week"]))[1]
+    end = str(last.get("projected_full") or "")
+    if end:
+        weeks = (dt.date.fromisoformat(end) - sunday).days // 7
+    elif assessment_date is not None and assessment_date > sunday:
+        weeks = -(-(assessment_date - sunday).days // 7)
+    else:
+        return [], []
+    ks = list(range(0, min(weeks, MAX_PROJECTION_WEEKS) + 1))
+    cov = [1 - remaining * (1 - h) ** k / households for k in ks]
+    if end and ks[-1] == weeks:
+        cov[-1] = 1.0  # below half a household left: full
+    return ks, cov
+
+
+MAX_PROJECTION_WEEKS = 26  # a longer dashed tail would squeeze the weeks already done
+
+
 def trend_chart(trend: pd.DataFrame, title: str, keys=("coverage", "awareness", "support",
                                                       "participation", "satisfaction", "garbage_sorting"),
-                targets: dict | None = None) -> str:
-    """Return an SVG line chart of cumulative rates by week for one scope."""
+                targets: dict | None = None, projection: bool = False,
+                assessment_date: dt.date | None = None) -> str:
+    """Return an SVG line chart of cumulative rates by week for one scope.
+
+    With ``projection``, the coverage line continues dashed at the current pace up to the
+    projected date of full coverage (or the assessment date), and the assessment week is marked.
+    """
     _setup()
     fig = Figure(figsize=(4.8, 3.4))
     ax = fig.add_subplot()
@@ -75,7 +118,24 @@ def trend_chart(trend: pd.DataFrame, title: str, keys=("coverage", "awareness", 
         y = pd.to_numeric(trend[col], errors="coerce").to_numpy(dtype=float)
         ax.plot(x, y, color=PALETTE[i], marker=MARKERS[i], linestyle=DASHES[i], linewidth=1.8,
                 markersize=4, label=RATE_LABELS[k])
-    ax.set_xticks(x, [_short_week(w) for w in trend["week"]])
+    labels = [_short_week(w) for w in trend["week"]]
+    ks, cov = coverage_projection(trend, assessment_date) if projection and len(trend) else ([], [])
+    if ks:
+        px = [len(trend) - 1 + k for k in ks]
+        cov[0] = float(trend["coverage_cum"].iloc[-1])
+        ax.plot(px, cov, color=PALETTE[0], linestyle=(0, (3, 2)), linewidth=1.4, label="按当前进度")
+        last = week_bounds(str(trend["week"].iloc[-1]))[0]
+        labels += [_short_week(week_label(last + dt.timedelta(days=7 * k))) for k in ks[1:]]
+        x = np.arange(len(labels))
+    if projection and assessment_date is not None:
+        first = week_bounds(str(trend["week"].iloc[0]))[1]  # each point is its week's Sunday
+        at = (assessment_date - first).days / 7
+        if 0 <= at <= len(x) - 1:
+            ax.axvline(at, color="#A12A1B", linestyle=":", linewidth=1.2)
+            ax.text(at, 0.02, "测评", color="#A12A1B", fontsize=9, ha="right", va="bottom",
+                    transform=ax.get_xaxis_transform())
+    step = max(1, -(-len(labels) // 8))  # at most ~8 labels, so they stay readable at 375 px
+    ax.set_xticks(x[::step], labels[::step])
     _percent(ax)
     ax.set_ylabel("累计比率")
     ax.set_title(title, fontsize=11, loc="left")

@@ -162,6 +162,12 @@ DIGEST_COLUMNS = {
 }
 
 
+# What computing the metrics history needs on top: section 10's flags read durations, clients and
+# comments, section 11's visits by role read the role.
+METRICS_COLUMNS = {**DIGEST_COLUMNS, "surveys": DIGEST_COLUMNS["surveys"] + ["duration", "client", "comment"],
+                   "visits": DIGEST_COLUMNS["visits"] + ["role"]}
+
+
 def _read(path: Path, columns: list | None = None) -> pd.DataFrame:
     if columns is not None:
         import pyarrow.parquet as pq
