@@ -119,16 +119,23 @@ def write_staff_lists(plan, idir: Path) -> dict:
 
 def write_images(plan, wdir: Path) -> None:
     """Write the WeChat long images: digest.png and communities/<slug>.png (aggregates only)."""
-    from canvass.report import wechat
+    from canvass.report import narrative, views, wechat
     from canvass.weeks import week_bounds
 
     sunday = week_bounds(plan.week)[1]
     footer = f"数据截至 {sunday.year}年{sunday.month}月{sunday.day}日（周日） · 完整报告见 digest.html"
     banner = "示例数据：由项目自带的模拟数据生成，不代表真实情况。" if _is_sample(plan.options) else ""
     kw = {"banner": banner, "assessment": plan.config.assessment_date, "footer": footer}
-    wechat.render(wechat.digest_image(plan.metrics, plan.config.name, plan.week, **kw), wdir / "digest.png")
+    # the same three parts as the digest's HTML (report/narrative.py), from the same numbers
+    grids = views.grid_pace(plan.cleaned, plan.week, str(plan.history["week"].min()))
+    parts = narrative.week_summary(plan.metrics, grids).as_dict()
+    wechat.render(wechat.digest_image(plan.metrics, plan.config.name, plan.week, parts=parts, **kw),
+                  wdir / "digest.png")
     for community in plan.selected:
-        image = wechat.community_image(plan.metrics, community, plan.config.name, plan.week, **kw)
+        mine = plan.metrics[plan.metrics["community"] == community]
+        alone = pd.concat([mine, mine.assign(scope="subdistrict")], ignore_index=True)  # the community as its own total
+        parts = narrative.week_summary(alone, grids[grids["community"] == community] if len(grids) else grids).as_dict()
+        image = wechat.community_image(plan.metrics, community, plan.config.name, plan.week, parts=parts, **kw)
         wechat.render(image, wdir / "communities" / f"{plan.slugs[community]}.png")
 
 
