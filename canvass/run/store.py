@@ -14,6 +14,7 @@ rebuilt, with a ``CacheRebuiltWarning``. The metrics history carries its sha256 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -190,6 +191,11 @@ def discard_damaged(folder: Path, problem: str) -> None:
     except OSError:  # Windows: a file of it is open; take what can be taken
         shutil.rmtree(folder, ignore_errors=True)
         return
+    if entry_problem(trash) is None:
+        # Another process replaced the damaged entry with a good one since we looked: put it back.
+        with contextlib.suppress(OSError):
+            os.rename(trash, folder)
+            return
     shutil.rmtree(trash, ignore_errors=True)
 
 
