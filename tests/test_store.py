@@ -136,8 +136,9 @@ def batch_copy(tiny_batch, tmp_path, inline_workers) -> tuple[Path, Path]:
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("inline-batch")
-@pytest.mark.parametrize("how", ["truncated", "byte flipped", "garbage", "removed"])
-@pytest.mark.parametrize("file", ["c0001/rejects.parquet", "meta.json", "checksums.json"])
+@pytest.mark.parametrize("file, how", [("c0001/rejects.parquet", "truncated"), ("c0001/rejects.parquet", "byte flipped"),
+                                       ("c0000/visits.parquet", "removed"), ("meta.json", "garbage"),
+                                       ("checksums.json", "truncated"), ("checksums.json", "removed")])
 def test_a_damaged_cache_entry_is_rebuilt_and_the_run_goes_on(batch_copy, capsys, file, how):
     data, out = batch_copy
     entry = _entry(out)
@@ -155,8 +156,8 @@ def test_a_damaged_cache_entry_is_rebuilt_and_the_run_goes_on(batch_copy, capsys
 @pytest.mark.slow
 @pytest.mark.xdist_group("inline-batch")
 @pytest.mark.parametrize("manifest", [b"[]", b'{"communities": {"\xe6\xb5\xb7\xe6\xb8\xaf\xe7\xa4\xbe\xe5\x8c\xba": "ok"}}',
-                                      b'{"communities": [], "digest": 1}', b'{"week": "2023-W3', b"\xff\xfe\x00garbage"],
-                         ids=["a list", "an outcome not an object", "wrong types", "truncated", "not utf-8"])
+                                      b"\xff\xfe\x00garbage"],
+                         ids=["a list", "an outcome not an object", "not utf-8"])
 def test_a_damaged_previous_manifest_means_nothing_is_reused(batch_copy, capsys, manifest):
     data, out = batch_copy
     (out / WEEK / "manifest.json").write_bytes(manifest)
