@@ -273,3 +273,22 @@ def test_a_folder_without_write_permission_is_one_clear_line(tmp_path, inline_wo
     assert code == 2, shown
     assert "没有写入权限" in shown and "内部错误" not in shown, shown
     assert _files(out) == before
+
+
+def test_papermill_meeting_a_full_disk_fails_the_task_as_a_write(tmp_path, monkeypatch):
+    from canvass.run import engine
+    from canvass.run.tasks import run_notebook_task
+
+    def execute(notebook, output, *args, **kwargs):
+        Path(output).write_bytes(b"{")  # the first bytes made it, then the disk was full
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(engine, "execute", execute)
+    executed = tmp_path / "internal" / W / "notebooks" / "digest.ipynb"
+    executed.parent.mkdir(parents=True)
+    executed.write_text("previous")
+    res = run_notebook_task({"notebook": "digest.ipynb", "parameters": {}, "week": W, "title": "t",
+                             "executed": str(executed), "html": str(tmp_path / W / "digest.html")})
+    assert res["status"] == "failed" and "磁盘空间不足" in res["output_error"] and str(executed) in res["error"]
+    assert executed.read_text() == "previous"  # not the copy cut short
+    assert [p.name for p in executed.parent.iterdir()] == ["digest.ipynb"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from pathlib import Path
 
 from canvass.errors import CanvassError, OutputError
-from canvass.run.atomic import publish, write_text
+from canvass.run.atomic import output_error, publish, write_text, writing
+
+# Errors only a write can cause: reading the notebook or the data never raises these.
+WRITE_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS}
 
 
 def _error_text(exc: BaseException) -> str:
@@ -29,10 +33,11 @@ def run_notebook_task(task: dict) -> dict:
 
     t0 = time.perf_counter()
     executed = Path(task["executed"])
-    executed.parent.mkdir(parents=True, exist_ok=True)
     tmp = executed.with_name(f".{executed.stem}.{os.getpid()}.ipynb")
     result = {"status": "ok", "error": ""}
     try:
+        with writing(executed):
+            executed.parent.mkdir(parents=True, exist_ok=True)
         nb = engine.execute(task["notebook"], tmp, task["parameters"], task.get("timeout"),
                             warm=task.get("warm", True))
         html = pages.notebook_html(nb, task["title"], task["week"])
@@ -41,10 +46,15 @@ def run_notebook_task(task: dict) -> dict:
         result = {"status": "failed", "error": "timeout", "detail": f"单元格运行超过 {task.get('timeout')} 秒"}
     except OutputError as exc:
         result = _write_failed(exc)
+    except OSError as exc:  # papermill writing the executed copy can meet a full disk too
+        result = (_write_failed(output_error(exc, executed)) if exc.errno in WRITE_ERRNOS
+                  else {"status": "failed", "error": _error_text(exc)})
     except Exception as exc:
         result = {"status": "failed", "error": _error_text(exc)}
     finally:
-        if tmp.exists():
+        if tmp.exists() and "output_error" in result:  # a copy cut short by a full disk: keep the old one
+            tmp.unlink(missing_ok=True)
+        elif tmp.exists():  # also a notebook that failed: its copy shows the error
             try:
                 publish(tmp, executed)
             except OutputError as exc:
