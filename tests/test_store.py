@@ -315,3 +315,30 @@ def test_processes_preparing_one_cold_cache_all_load_it(tmp_path):
     assert got == {r: ("ok", expected_rows) for r in roles}
     (entry,) = cache_root.iterdir()  # one entry; every loser dropped its own copy
     assert store.entry_problem(entry) is None
+
+
+def test_an_entry_published_over_a_damaged_one_replaces_it(tmp_path):
+    cleaned = load_and_clean(BatchOptions(data_dir=TINY, out_dir=tmp_path / "x"), use_cache=False)[1]
+    entry = store.save_prepared(cleaned, tmp_path / "cache" / "key")
+    _damage(entry / "c0000" / "households.parquet", "truncated")
+    with pytest.warns(CacheRebuiltWarning, match="households.parquet"):
+        store.save_prepared(cleaned, entry)
+    assert store.entry_problem(entry) is None
+    assert [p.name for p in entry.parent.iterdir()] == ["key"]
+
+
+def test_an_entry_that_cannot_be_put_in_place_is_an_output_error(tmp_path, monkeypatch):
+    import errno
+
+    from canvass.errors import OutputError
+
+    cleaned = load_and_clean(BatchOptions(data_dir=TINY, out_dir=tmp_path / "x"), use_cache=False)[1]
+
+    def rename(src, dst):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(OutputError, match="没有写入权限"):
+        store.save_prepared(cleaned, tmp_path / "cache" / "key")
+    monkeypatch.undo()
+    assert list((tmp_path / "cache").iterdir()) == []  # its temp folder is gone too

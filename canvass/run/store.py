@@ -232,13 +232,15 @@ def _publish_entry(tmp: Path, folder: Path) -> None:
         try:
             os.rename(tmp, folder)
             return
-        except OSError:  # the name is taken (or, on Windows, being renamed)
+        except OSError as exc:  # the name is taken, or the folder cannot be written
+            failure = exc
+            if not folder.exists():
+                continue  # moved away meanwhile, or not a race at all (then raised below)
             problem = entry_problem(folder)
             if problem is None:
                 return  # the winner's entry: identical content (same key)
-            if folder.exists():
-                discard_damaged(folder, problem)
-    raise CacheError("无法保存清洗结果的缓存（其他进程正在改动它），请重新运行", file=str(folder))
+            discard_damaged(folder, problem)
+    raise failure
 
 
 def save_prepared(cleaned: Cleaned, folder: Path) -> Path:
