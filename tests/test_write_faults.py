@@ -30,7 +30,7 @@ from .conftest import ROOT
 
 TINY = ROOT / "tests" / "hostile" / "base"
 W = "2023-W37"
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("inline-batch")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("write-faults")]
 
 # (target under --out, --force needed for the write to happen, expected exit code)
 SHARED = {
