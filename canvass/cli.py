@@ -151,10 +151,36 @@ def print_check_findings(files, console) -> int:
     return 1
 
 
+def _print_warnings(console):
+    """Return a ``warnings.showwarning`` printing canvass's warnings as one line each."""
+    import warnings
+
+    from canvass.errors import CanvassWarning
+
+    fallback = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, CanvassWarning):
+            return fallback(message, category, filename, lineno, file, line)
+        console.print(shown_text(" ".join(f"警告 warning: {message}".split())), markup=False, style="yellow")
+    return show
+
+
 def main(argv: list[str] | None = None, prog: str = "run_reports.py") -> int:
+    import warnings
+
+    from canvass.errors import CanvassWarning
+
     _safe_streams()
     args = build_parser(prog).parse_args(argv)
     console = _console()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", CanvassWarning)
+        warnings.showwarning = _print_warnings(console)
+        return _main(args, console)
+
+
+def _main(args, console) -> int:
     try:
         from canvass.run.plan import BatchOptions, list_params_text, parse_overrides
 

@@ -50,3 +50,19 @@ class ParameterError(CanvassError):
 
 class LockError(CanvassError):
     """Another batch is writing to the same output folder."""
+
+
+class OutputError(CanvassError):
+    """An output file cannot be written (disk full, no permission, read-only folder)."""
+
+
+class CanvassWarning(UserWarning):
+    """Something the user should know that did not stop the run; the CLI prints it on one line."""
+
+
+class CacheRebuiltWarning(CanvassWarning):
+    """A damaged cache entry or metrics history was discarded and rebuilt from the inputs."""
+
+
+class CacheError(CanvassError):
+    """A cache entry or the metrics history is damaged (rebuilt from the inputs where they are at hand)."""

@@ -8,13 +8,20 @@ from ``data_dir`` through the on-demand cache, computing the history with the sa
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 from canvass.config import SAMPLE_DATA, resolve_project_path
-from canvass.errors import ParameterError
+from canvass.errors import CacheError, CacheRebuiltWarning, ParameterError
 from canvass.metrics import latest_week, metrics_over_weeks
 from canvass.report import views
-from canvass.run.store import DIGEST_COLUMNS, METRICS_COLUMNS, load_history, load_prepared, prepare
+from canvass.run.store import (
+    DIGEST_COLUMNS,
+    METRICS_COLUMNS,
+    load_history,
+    load_prepared,
+    prepare,
+)
 
 
 def show(fragment: str) -> None:
@@ -69,7 +76,10 @@ def _history(prepared: Path, week: str, targets: dict, overdue_days: int | None,
     comments; visits by role read the role), so it loads its own copy of every community.
     """
     if metrics_file:
-        return load_history(metrics_file)
+        try:
+            return load_history(metrics_file)
+        except CacheError as exc:  # computed below from the same data, as the batch computes it
+            warnings.warn(CacheRebuiltWarning(f"指标历史已损坏，已按数据重新计算：{exc.file}"), stacklevel=2)
     return metrics_over_weeks(load_prepared(prepared, columns=METRICS_COLUMNS), week, targets, overdue_days)
 
 

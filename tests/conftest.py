@@ -50,3 +50,40 @@ def sample_cleaned():
     from canvass.ingest.clean import clean_folder
 
     return clean_folder(SAMPLE, load_config(SAMPLE))
+
+
+class InlineExecutor:
+    """Runs notebook tasks in the test process (so a test's patches reach them), one at a time,
+    in this process's warm kernel: a fast stand-in for the local worker processes."""
+
+    def __init__(self, jobs: int, **_):
+        pass
+
+    def run(self, func, args):
+        for index, arg in enumerate(args):
+            try:
+                res = func(arg)
+            except Exception as exc:  # as a worker process reports it
+                res = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            yield index, res
+
+    def close(self, abort: bool = False) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def _inline_kernel():
+    """Shut the test process's warm kernel down at the end of the session."""
+    yield
+    from canvass.run import engine
+
+    engine.discard_kernel()
+
+
+@pytest.fixture
+def inline_workers(monkeypatch, _inline_kernel):
+    """Make the batch's "local" executor run tasks in this process (see InlineExecutor)."""
+    from canvass.run import executors
+
+    monkeypatch.setitem(executors.EXECUTORS, "local", InlineExecutor)
+    return InlineExecutor

@@ -16,7 +16,13 @@ from canvass import campaign, credibility
 from canvass.config import DEFAULT_CREDIBILITY
 from canvass.ingest.check import rate_gaps
 from canvass.ingest.clean import Cleaned
-from canvass.metrics import issue_state, partial_week_until, reached_households, week_rows, week_view
+from canvass.metrics import (
+    issue_state,
+    partial_week_until,
+    reached_households,
+    week_rows,
+    week_view,
+)
 from canvass.pace import pace_table, previous_week
 from canvass.privacy import FreeTextMasker
 from canvass.vocab import HANDLING_LABELS, reason_text

@@ -5,20 +5,26 @@ Every output is written to a temporary file in the same folder and renamed into 
 leaves a half-written file over a good one. The lock uses ``filelock`` (no fcntl, works
 on Windows) and records the holder's pid. The OS frees the lock of a process that died, so
 a stale pid file never blocks; while the lock is really held, ``wait`` seconds are the limit.
+
+Every write goes through ``_replace`` and turns an ``OSError`` (disk full, no permission, a
+read-only folder) into ``OutputError`` naming the file: the temp file is removed and the
+previous version of the output is left as it was.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from canvass.errors import LockError
+from canvass.errors import LockError, OutputError
 
 LOCK_NAME = ".canvass.lock"
 
@@ -31,22 +37,58 @@ def _readable(tmp: str) -> None:
         os.chmod(tmp, 0o666 & ~mask)
 
 
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_NO_PERMISSION = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def output_error(exc: OSError, path: Path) -> OutputError:
+    """Return the staff's wording of a failed write of ``path`` (its previous version is unchanged)."""
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in _NO_SPACE:
+        what, todo = "磁盘空间不足，无法写入", "请腾出磁盘空间，或用 --out 换一个输出文件夹，再重新运行"
+    elif exc.errno == errno.EROFS:
+        what, todo = "没有写入权限：磁盘或文件夹是只读的", "请用 --out 换一个可写的输出文件夹，再重新运行"
+    elif exc.errno in _NO_PERMISSION:
+        what = "没有写入权限" + ("（文件可能正被 Excel 等程序打开）" if sys.platform == "win32" else "")
+        todo = "请关闭打开它的程序、取得这个文件夹的写入权限，或用 --out 换一个输出文件夹，再重新运行"
+    else:
+        what, todo = "无法写入", "请检查输出文件夹所在的磁盘，再重新运行"
+    return OutputError(f"{what} ({reason})；之前生成的报告保持不变。{todo}", file=str(path))
+
+
+@contextlib.contextmanager
+def writing(path: Path):
+    """Turn an OSError raised while writing ``path`` into OutputError."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise output_error(exc, path) from exc
+
+
+def _replace(tmp, path: Path) -> None:
+    """Rename a finished temp file over ``path``: the one step every output write ends with."""
+    os.replace(tmp, path)
+
+
 def write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        _readable(tmp)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            _readable(tmp)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            _replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
 
 def write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
@@ -63,16 +105,29 @@ def write_json(path: Path, obj) -> None:
 def atomic_path(path: Path):
     """Yield a temporary path to write with any library, then rename it into ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
     try:
-        _readable(tmp)
-        yield Path(tmp)
-        os.replace(tmp, path)
+        with writing(path):  # a library writing the temp file can hit a full disk too
+            _readable(tmp)
+            yield Path(tmp)
+            _replace(tmp, path)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def publish(tmp: Path, path: Path) -> None:
+    """Rename ``tmp``, written by another library, over ``path``; on failure remove it (OutputError)."""
+    try:
+        with writing(path):
+            _replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _pid_alive(pid: int) -> bool:
@@ -106,16 +161,24 @@ class OutputLock:
             return None
 
     def __enter__(self):
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.wait
-        while True:
-            try:
-                self._lock.acquire(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
-                break
-            except Timeout:
-                if time.monotonic() >= deadline:
-                    raise self._locked_error() from None
-        self.info.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        with writing(self.path):  # a read-only or full output folder fails here first
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            deadline = time.monotonic() + self.wait
+            while True:
+                try:
+                    self._lock.acquire(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
+                    break
+                except Timeout:
+                    if time.monotonic() >= deadline:
+                        raise self._locked_error() from None
+        try:
+            with writing(self.info):
+                self.info.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        except BaseException:
+            with contextlib.suppress(OSError):
+                self.info.unlink()
+            self._lock.release()
+            raise
         return self
 
     def _locked_error(self) -> LockError:

@@ -12,12 +12,14 @@ import hashlib
 import json
 import platform
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from canvass import __version__
+from canvass.errors import CanvassWarning, OutputError
 from canvass.ingest.check import file_warnings
 from canvass.ingest.clean import Cleaned, clean_folder
 from canvass.memory import release_memory
@@ -34,7 +36,8 @@ from canvass.run.plan import (
 )
 from canvass.run.store import (
     code_fingerprint,
-    load_prepared,
+    files_intact,
+    load_cached,
     output_fingerprint,
     save_history,
 )
@@ -139,15 +142,31 @@ def write_images(plan, wdir: Path) -> None:
         wechat.render(image, wdir / "communities" / f"{plan.slugs[community]}.png")
 
 
-def _previous_manifest(manifest: Path) -> dict:
+def _read_manifest(manifest: Path) -> tuple[dict, bool]:
+    """Return (the previous run's manifest, whether it was damaged); a damaged one is {}."""
     try:
-        return json.loads(manifest.read_text(encoding="utf-8"))
+        found = json.loads(manifest.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}, False
     except (OSError, ValueError):
-        return {}
+        return {}, True
+    if not (isinstance(found, dict) and isinstance(found.get("communities", {}), dict)
+            and all(isinstance(o, dict) for o in found.get("communities", {}).values())
+            and isinstance(found.get("digest", {}), dict)):
+        return {}, True
+    return found, False
+
+
+def _previous_manifest(manifest: Path) -> dict:
+    return _read_manifest(manifest)[0]
 
 
 def _previous_outcomes(manifest: Path) -> dict:
-    return _previous_manifest(manifest).get("communities", {})
+    """Return each community's previous outcome; a damaged manifest means nothing is reused."""
+    found, damaged = _read_manifest(manifest)
+    if damaged:
+        warnings.warn(CanvassWarning(f"上次的记录已损坏，本次全部重新生成：{manifest}"), stacklevel=2)
+    return found.get("communities", {})
 
 
 def _versions() -> dict:
@@ -189,7 +208,7 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
     from canvass.report.pages import write_index
     from canvass.report.tables import write_metrics_csv, write_metrics_xlsx
     from canvass.run.executors import make_executor
-    from canvass.run.tasks import run_notebook_task
+    from canvass.run.tasks import run_notebook_task, task_outputs
 
     t_start = time.perf_counter()
     out = Path(options.out_dir)
@@ -206,10 +225,11 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
         ok = False
         try:
             config, prepared = prepared_location(options)
-            if not (prepared / "meta.json").is_file():
+            cleaned = load_cached(prepared)  # None when missing or damaged (then discarded)
+            cached = cleaned is not None
+            if not cached:
                 workers()  # start (and warm) the kernels while this process cleans the inputs
-            cached = (prepared / "meta.json").is_file()
-            cleaned = load_prepared(prepared) if cached else clean_folder(Path(options.data_dir), config)
+                cleaned = clean_folder(Path(options.data_dir), config)
             timings["clean"] = round(time.perf_counter() - t_start, 3)
             timings["clean_cached"] = cached
             week, chosen = choose_week(options, cleaned)
@@ -241,8 +261,7 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
             for task in plan.tasks:
                 prev = previous.get(task["community"], {})
                 if (not options.force and prev.get("key") == task["key"] and prev.get("status") in ("ok", "reused")
-                        and Path(task["html"]).is_file() and Path(task["executed"]).is_file()
-                        and Path(task["followup"]).is_file()):
+                        and files_intact(prev.get("outputs"), task_outputs(task))):
                     outcomes[task["community"]] = {**prev, "status": "reused", "seconds": 0.0}
                     if progress:
                         progress(task["community"], outcomes[task["community"]])
@@ -289,10 +308,12 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
                  "code": output_fingerprint(), "links": links}, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:24]
             prev_digest = _previous_manifest(manifest_path).get("digest", {})
             if (not options.force and prev_digest.get("key") == digest_key and prev_digest.get("status") in ("ok", "reused")
-                    and Path(digest_task["html"]).is_file()):
+                    and files_intact(prev_digest.get("outputs"), task_outputs(digest_task))):
                 digest_outcome = {**prev_digest, "status": "reused", "seconds": 0.0}
             else:
                 digest_outcome = {**next(iter(workers().run(run_notebook_task, [digest_task])))[1], "key": digest_key}
+            if digest_outcome.get("output_error"):  # a shared output: the run ends, as for metrics.csv
+                raise OutputError(digest_outcome["output_error"])
             timings["digest"] = round(time.perf_counter() - t, 3)
             write_index(out, config.name)
 

@@ -17,7 +17,7 @@ from canvass.ingest.clean import Cleaned, check_data_folder, clean_folder
 from canvass.metrics import latest_week, metrics_over_weeks, week_rows
 from canvass.run.store import (
     input_fingerprint,
-    load_prepared,
+    load_cached,
     output_fingerprint,
     save_prepared,
 )
@@ -170,9 +170,8 @@ def prepared_location(options: BatchOptions) -> tuple[Config, Path]:
 def load_and_clean(options: BatchOptions, use_cache: bool = True) -> tuple[Config, Cleaned]:
     """Return the configuration and the cleaned inputs (InputError/ConfigError on bad input)."""
     config, prepared = prepared_location(options)
-    if use_cache and (prepared / "meta.json").is_file():
-        return config, load_prepared(prepared)
-    return config, clean_folder(Path(options.data_dir), config)
+    cleaned = load_cached(prepared) if use_cache else None
+    return config, cleaned if cleaned is not None else clean_folder(Path(options.data_dir), config)
 
 
 def choose_week(options: BatchOptions, cleaned: Cleaned) -> tuple[str, bool]:

@@ -4,22 +4,33 @@ The batch cleans once and writes one slice per community, so a community noteboo
 reads only its own rows (cost does not grow with the number of communities). Staff
 running a notebook on its own get the same slices from a cache keyed by the inputs'
 sha256 sums, the configuration and the package's code.
+
+An entry is written to a temporary folder, with ``checksums.json`` (the sha256 of every
+file) last, and renamed into place: it appears whole or not at all, and an entry another
+process published is never removed while it may be read (the loser of a race drops its own
+copy). Loading verifies the checksums of what it reads; a damaged entry is moved aside and
+rebuilt, with a ``CacheRebuiltWarning``. The metrics history carries its sha256 beside it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
 import json
 import os
 import shutil
+import socket
+import uuid
+import warnings
 from pathlib import Path
 
 import pandas as pd
 
 from canvass import __version__
 from canvass.config import KINDS, Config, load_config
+from canvass.errors import CacheError, CacheRebuiltWarning
 from canvass.ingest.clean import clean_folder
 from canvass.ingest.readers import list_input_files
 from canvass.ingest.records import Cleaned, FileRecord
@@ -125,29 +136,146 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
     df.to_parquet(path, index=False)
 
 
-def save_prepared(cleaned: Cleaned, folder: Path) -> Path:
-    """Write cleaned tables as one parquet slice per community (plus unassigned rejects)."""
-    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    meta = {"communities": list(cleaned.communities), "config": _config_json(cleaned.config),
-            "files": [dataclasses.asdict(f) for f in cleaned.files], "version": __version__,
-            "optional": [o for o in OPTIONAL_TABLES if getattr(cleaned, o) is not None]}
-    for i, community in enumerate(cleaned.communities):
-        d = tmp / f"c{i:04d}"
-        d.mkdir()
-        for t in TABLES + tuple(o for o in OPTIONAL_TABLES if getattr(cleaned, o) is not None):
-            frame = getattr(cleaned, t)
-            _write_parquet(frame[frame["community"] == community], d / f"{t}.parquet")
-    rej = cleaned.rejects
-    _write_parquet(rej[~rej["community"].isin(cleaned.communities)], tmp / "rejects_unassigned.parquet")
-    (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-    if folder.exists():
-        shutil.rmtree(folder, ignore_errors=True)
+CHECKSUMS = "checksums.json"  # written last: an entry without a valid one is damaged
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_checksums(paths: dict) -> dict:
+    """Return {role: sha256} of the files in ``paths`` (role → path) that exist."""
+    return {role: _sha256(Path(p)) for role, p in paths.items() if Path(p).is_file()}
+
+
+def files_intact(recorded, paths: dict) -> bool:
+    """Return True when every file in ``paths`` exists with the sha256 ``recorded`` for it."""
+    if not isinstance(recorded, dict):
+        return False
     try:
-        os.replace(tmp, folder)
-    except OSError:  # another process won the race with identical content
-        shutil.rmtree(tmp, ignore_errors=True)
+        return all(recorded.get(role) == _sha256(Path(p)) for role, p in paths.items())
+    except OSError:
+        return False
+
+
+def _temp_name(folder: Path, tag: str) -> str:
+    # host and pid let a later run remove what a killed process left (see _remove_abandoned)
+    return f".{folder.name}.{tag}-{uuid.uuid4().hex[:8]}.{_host()}.{os.getpid()}.tmp"
+
+
+def _host() -> str:
+    return socket.gethostname().replace(".", "_") or "host"
+
+
+def _remove_abandoned(root: Path) -> None:
+    """Remove temp folders of processes of this host that no longer run."""
+    from canvass.run.atomic import _pid_alive
+
+    host = _host()
+    for p in root.glob(".*.tmp"):
+        parts = p.name.rsplit(".", 3)
+        if len(parts) == 4 and parts[1] == host and parts[2].isdigit() and not _pid_alive(int(parts[2])):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def discard_damaged(folder: Path, problem: str) -> None:
+    """Move a damaged entry out of the way (readers of it fail anyway), warn, and remove it."""
+    warnings.warn(CacheRebuiltWarning(f"缓存已损坏，已重建：{folder}（{problem}）"), stacklevel=3)
+    trash = folder.with_name(_temp_name(folder, "damaged"))
+    try:
+        os.rename(folder, trash)
+    except FileNotFoundError:  # another process moved it already
+        return
+    except OSError:  # Windows: a file of it is open; take what can be taken
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    if entry_problem(trash) is None:
+        # Another process replaced the damaged entry with a good one since we looked: put it back.
+        with contextlib.suppress(OSError):
+            os.rename(trash, folder)
+            return
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def entry_problem(folder: Path, files: list | None = None) -> str | None:
+    """Return what is wrong with the cache entry ``folder`` (None: intact), checking ``files`` or all."""
+    try:
+        sums = json.loads((folder / CHECKSUMS).read_text(encoding="utf-8"))
+        if not isinstance(sums, dict) or not sums or not all(isinstance(v, str) for v in sums.values()):
+            return f"{CHECKSUMS} 内容无效"
+    except FileNotFoundError:
+        return f"缺少 {CHECKSUMS}"
+    except (OSError, ValueError) as exc:
+        return f"{CHECKSUMS} 无法读取：{type(exc).__name__}"
+    for rel in files if files is not None else sums:
+        if rel not in sums:
+            return f"{rel} 不在 {CHECKSUMS} 中"
+        try:
+            if _sha256(folder / rel) != sums[rel]:
+                return f"{rel} 的校验和不符"
+        except OSError as exc:
+            return f"{rel} 无法读取：{type(exc).__name__}"
+    return None
+
+
+def _damaged(folder: Path, problem: str) -> CacheError:
+    err = CacheError(f"缓存已损坏（{problem}），请重新运行", file=str(folder))
+    err.problem = problem
+    return err
+
+
+def _publish_entry(tmp: Path, folder: Path) -> None:
+    """Rename the finished ``tmp`` to ``folder``; if another process got there first, keep its entry."""
+    for _ in range(3):
+        try:
+            os.rename(tmp, folder)
+            return
+        except OSError as exc:  # the name is taken, or the folder cannot be written
+            failure = exc
+            if not folder.exists():
+                continue  # moved away meanwhile, or not a race at all (then raised below)
+            problem = entry_problem(folder)
+            if problem is None:
+                return  # the winner's entry: identical content (same key)
+            discard_damaged(folder, problem)
+    raise failure
+
+
+def save_prepared(cleaned: Cleaned, folder: Path) -> Path:
+    """Write cleaned tables as one parquet slice per community (plus unassigned rejects).
+
+    The entry is built in a temporary folder and renamed into place (see the module's docstring).
+    """
+    from canvass.run.atomic import writing
+
+    folder = Path(folder)
+    with writing(folder):
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(folder.parent)
+        tmp = folder.with_name(_temp_name(folder, "new"))
+        tmp.mkdir()
+        try:
+            meta = {"communities": list(cleaned.communities), "config": _config_json(cleaned.config),
+                    "files": [dataclasses.asdict(f) for f in cleaned.files], "version": __version__,
+                    "optional": [o for o in OPTIONAL_TABLES if getattr(cleaned, o) is not None]}
+            for i, community in enumerate(cleaned.communities):
+                d = tmp / f"c{i:04d}"
+                d.mkdir()
+                for t in TABLES + tuple(o for o in OPTIONAL_TABLES if getattr(cleaned, o) is not None):
+                    frame = getattr(cleaned, t)
+                    _write_parquet(frame[frame["community"] == community], d / f"{t}.parquet")
+            rej = cleaned.rejects
+            _write_parquet(rej[~rej["community"].isin(cleaned.communities)], tmp / "rejects_unassigned.parquet")
+            (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+            sums = {p.relative_to(tmp).as_posix(): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+            (tmp / CHECKSUMS).write_text(json.dumps(sums, indent=1), encoding="utf-8")
+            _publish_entry(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # gone already when it was renamed
     return folder
 
 
@@ -186,6 +314,10 @@ def load_prepared(folder: Path, community: str | None = None, columns: dict | No
     ``columns`` (table → column list) reads only those columns, e.g. ``DIGEST_COLUMNS``.
     """
     columns = columns or {}
+    folder = Path(folder)
+    problem = entry_problem(folder, ["meta.json"])
+    if problem is not None:
+        raise _damaged(folder, problem)
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     communities = meta["communities"]
     if community is not None and community not in communities:
@@ -194,13 +326,18 @@ def load_prepared(folder: Path, community: str | None = None, columns: dict | No
     picks = [communities.index(community)] if community is not None else range(len(communities))
     present = tuple(meta.get("optional", ()))
     names = TABLES + present
-    tables = {t: [] for t in names}
-    for i in picks:
-        d = folder / f"c{i:04d}"
-        for t in names:
-            tables[t].append(_read(d / f"{t}.parquet", columns.get(t)))
+    files = [(t, f"c{i:04d}/{t}.parquet") for i in picks for t in names]
     if community is None:
-        tables["rejects"].append(_read(folder / "rejects_unassigned.parquet", columns.get("rejects")))
+        files.append(("rejects", "rejects_unassigned.parquet"))
+    problem = entry_problem(folder, [rel for _, rel in files])
+    if problem is not None:
+        raise _damaged(folder, problem)
+    tables = {t: [] for t in names}
+    for t, rel in files:
+        try:
+            tables[t].append(_read(folder / rel, columns.get(t)))
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise _damaged(folder, f"{rel} 无法读取：{type(exc).__name__}") from exc
     frames = {t: pd.concat(v, ignore_index=True) if v else pd.DataFrame() for t, v in tables.items()}
     for t, cols in (("visits", ["date"]), ("surveys", ["submitted_at", "date"]),
                     ("issues", ["raised", "resolved"]), ("rejects", ["date"]), ("activities", ["date"]),
@@ -222,21 +359,50 @@ def prepare(data_dir: Path, config_file: Path | None = None, cache_root: Path | 
     from canvass import config as _config
     cache_root = cache_root or (_config.CACHE_DIR / "prepared")
     folder = cache_root / input_fingerprint(data_dir, config_file)
-    if (folder / "meta.json").is_file():
-        return folder
+    if folder.exists():
+        problem = entry_problem(folder)
+        if problem is None:
+            return folder
+        discard_damaged(folder, problem)
     if cleaned is None:
         cleaned = clean_folder(data_dir, load_config(data_dir, config_file))
     return save_prepared(cleaned, folder)
 
 
-def save_history(history: pd.DataFrame, path: Path) -> None:
-    """Write the metrics history (``metrics.metrics_over_weeks``) as parquet, atomically."""
-    from canvass.run.atomic import atomic_path
+def load_cached(folder: Path) -> Cleaned | None:
+    """Return every community's cleaned tables from the entry ``folder``, or None when there is
+    none or it was damaged (then it is discarded with a warning, for the caller to rebuild)."""
+    if not folder.exists():
+        return None
+    try:
+        return load_prepared(folder)
+    except CacheError as exc:
+        discard_damaged(folder, exc.problem)
+        return None
 
+
+def _history_sum(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def save_history(history: pd.DataFrame, path: Path) -> None:
+    """Write the metrics history (``metrics.metrics_over_weeks``) as parquet, atomically, and its sha256."""
+    from canvass.run.atomic import atomic_path, write_text
+
+    path = Path(path)
     with atomic_path(path) as tmp:
         history.to_parquet(tmp, index=False)
+    # Written second: a crash in between leaves a mismatch, which reads as damaged.
+    write_text(_history_sum(path), f"{_sha256(path)}  {path.name}\n")
 
 
 def load_history(path: str | Path) -> pd.DataFrame:
-    """Read a metrics history written by ``save_history``."""
-    return pd.read_parquet(path)
+    """Read a metrics history written by ``save_history``; CacheError when it is damaged."""
+    path = Path(path)
+    try:
+        recorded = _history_sum(path).read_text(encoding="utf-8").split()
+        if not recorded or _sha256(path) != recorded[0]:
+            raise CacheError("指标历史文件已损坏（校验和不符）", file=str(path))
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise CacheError(f"指标历史文件已损坏或无法读取（{type(exc).__name__}）", file=str(path)) from exc

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from pathlib import Path
 
-from canvass.run.atomic import write_text
+from canvass.errors import CanvassError, OutputError
+from canvass.run.atomic import output_error, publish, write_text, writing
+
+# Errors only a write can cause: reading the notebook or the data never raises these.
+WRITE_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS}
 
 
 def _error_text(exc: BaseException) -> str:
     from papermill.exceptions import PapermillExecutionError
 
+    if isinstance(exc, CanvassError):
+        return exc.one_line()
     if isinstance(exc, PapermillExecutionError):
         return f"第 {exc.exec_count} 个单元格出错：{exc.ename}: {exc.evalue}".strip()
     return f"{type(exc).__name__}: {exc}".strip()
@@ -26,21 +33,32 @@ def run_notebook_task(task: dict) -> dict:
 
     t0 = time.perf_counter()
     executed = Path(task["executed"])
-    executed.parent.mkdir(parents=True, exist_ok=True)
     tmp = executed.with_name(f".{executed.stem}.{os.getpid()}.ipynb")
     result = {"status": "ok", "error": ""}
     try:
+        with writing(executed):
+            executed.parent.mkdir(parents=True, exist_ok=True)
         nb = engine.execute(task["notebook"], tmp, task["parameters"], task.get("timeout"),
                             warm=task.get("warm", True))
         html = pages.notebook_html(nb, task["title"], task["week"])
         write_text(Path(task["html"]), html)
     except CellTimeoutError:
         result = {"status": "failed", "error": "timeout", "detail": f"单元格运行超过 {task.get('timeout')} 秒"}
+    except OutputError as exc:
+        result = _write_failed(exc)
+    except OSError as exc:  # papermill writing the executed copy can meet a full disk too
+        result = (_write_failed(output_error(exc, executed)) if exc.errno in WRITE_ERRNOS
+                  else {"status": "failed", "error": _error_text(exc)})
     except Exception as exc:
         result = {"status": "failed", "error": _error_text(exc)}
     finally:
-        if tmp.exists():
-            os.replace(tmp, executed)
+        if tmp.exists() and "output_error" in result:  # a copy cut short by a full disk: keep the old one
+            tmp.unlink(missing_ok=True)
+        elif tmp.exists():  # also a notebook that failed: its copy shows the error
+            try:
+                publish(tmp, executed)
+            except OutputError as exc:
+                result = _write_failed(exc)
     if task.get("followup"):
         try:
             from canvass.report.worklists import write_followup
@@ -48,7 +66,23 @@ def run_notebook_task(task: dict) -> dict:
 
             cleaned = load_prepared(Path(task["prepared_dir"]), task["community"])
             result["followup_rows"] = write_followup(cleaned, task["community"], task["week"], Path(task["followup"]))
+        except OutputError as exc:
+            result = _write_failed(exc) if result["status"] != "failed" else result
         except Exception as exc:
             result.setdefault("followup_error", _error_text(exc))
+    if result["status"] == "ok":
+        from canvass.run.store import file_checksums
+
+        result["outputs"] = file_checksums(task_outputs(task))
     result["seconds"] = round(time.perf_counter() - t0, 3)
     return result
+
+
+def _write_failed(exc: OutputError) -> dict:
+    """The outcome of a task whose output could not be written (the batch ends on a shared one)."""
+    return {"status": "failed", "error": exc.one_line(), "output_error": exc.one_line()}
+
+
+def task_outputs(task: dict) -> dict:
+    """Return the files a task writes, by role, for the reuse records' checksums."""
+    return {k: task[k] for k in ("html", "executed", "followup") if task.get(k)}
