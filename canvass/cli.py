@@ -278,14 +278,9 @@ def run_and_report(options, console) -> int:
     table = Table(title=f"{result.week} 各社区结果", box=box.ASCII)
     for col in ("社区", "状态", "秒", "剔除行数", "报告"):
         table.add_column(col)
-    import json
-    manifest = json.loads((result.out_dir / result.week / "manifest.json").read_text(encoding="utf-8"))
-    import pandas as pd
-    metrics = pd.read_csv(result.out_dir / result.week / "metrics.csv", encoding="utf-8-sig")
-    rejected = dict(zip(metrics["community"], metrics["rejected_rows"]))
+    rejected = result.rejected_rows
     for community, o in result.outcomes.items():
-        slug = manifest["slugs"][community]
-        path = result.out_dir / result.week / "communities" / f"{slug}.html"
+        path = result.report(community)
         status = {"ok": "完成", "reused": "沿用", "failed": "失败", "not run": "未运行"}.get(o.get("status"), o.get("status"))
         if o.get("status") == "failed":
             status += f"：{o.get('error', '')}"

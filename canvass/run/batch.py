@@ -13,7 +13,7 @@ import json
 import platform
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -41,6 +41,7 @@ from canvass.run.store import (
     output_fingerprint,
     save_history,
 )
+from canvass.run.tasks import NotebookTask, Outcome
 from canvass.weeks import format_week_cn
 
 # --- parameters ---------------------------------------------------------------------
@@ -192,23 +193,142 @@ def remove_stale_temp_files(out: Path) -> None:
 
 @dataclass
 class BatchResult:
-    """What the batch did: per-community outcomes and where things are."""
+    """What the batch did: per-community outcomes and where things are (all the CLI prints)."""
 
     week: str
     week_chosen: bool
     out_dir: Path
     digest: Path
-    outcomes: dict
+    outcomes: dict  # community → tasks.Outcome
     exit_code: int
     timings: dict
+    slugs: dict = field(default_factory=dict)
+    rejected_rows: dict = field(default_factory=dict)  # community → W's rejected rows (metrics.csv)
+
+    def report(self, community: str) -> Path:
+        """Return where a community's report is (it may not exist when the community failed)."""
+        return self.out_dir / self.week / "communities" / f"{self.slugs[community]}.html"
+
+
+def write_tables(plan, wdir: Path, idir: Path, timings: dict) -> tuple[int, dict]:
+    """Write metrics.csv/.xlsx, the history, rejects and fix lists, staff lists and images; return (rejects, staff rows)."""
+    from canvass.report.tables import write_metrics_csv, write_metrics_xlsx
+
+    t = time.perf_counter()
+    write_metrics_csv(plan.metrics, wdir / "metrics.csv")
+    write_metrics_xlsx(plan.metrics, plan.history, wdir / "metrics.xlsx")
+    save_history(plan.history, plan.history_file)
+    n_rejects = write_rejects(plan.cleaned, plan.week, idir / "rejects.csv", idir / "fix", plan.slugs)
+    staff_lists = write_staff_lists(plan, idir)
+    timings["tables"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    write_images(plan, wdir)
+    timings["images"] = round(time.perf_counter() - t, 3)
+    return n_rejects, staff_lists
+
+
+def run_communities(plan, previous: dict, workers, progress, communities: list) -> dict[str, Outcome]:
+    """Run (or reuse) every selected community's notebook; return community → outcome, in display order."""
+    from canvass.run.tasks import run_notebook_task, task_outputs
+
+    options = plan.options
+    outcomes: dict = {}
+    to_run = []
+    for task in plan.tasks:
+        prev = previous.get(task["community"], {})
+        if (not options.force and prev.get("key") == task["key"] and prev.get("status") in ("ok", "reused")
+                and files_intact(prev.get("outputs"), task_outputs(task))):
+            outcomes[task["community"]] = {**prev, "status": "reused", "seconds": 0.0}
+            if progress:
+                progress(task["community"], outcomes[task["community"]])
+        else:
+            to_run.append(task)
+    if to_run:
+        for index, res in workers().run(run_notebook_task, to_run):
+            task = to_run[index]
+            outcomes[task["community"]] = {**res, "key": task["key"]}
+            if progress:
+                progress(task["community"], outcomes[task["community"]])
+    # Communities not selected this time keep their previous outcome.
+    for c in communities:
+        if c not in outcomes:
+            prev = previous.get(c)
+            outcomes[c] = {**prev, "status": prev.get("status", "not run")} if prev else {"status": "not run", "error": ""}
+    return {c: outcomes[c] for c in communities}
+
+
+def digest_task(plan, run_file: Path, idir: Path, wdir: Path) -> NotebookTask:
+    """Return the digest notebook's task."""
+    options, config, week = plan.options, plan.config, plan.week
+    return {
+        "kind": "digest", "community": None, "week": week, "notebook": str(DIGEST_NB),
+        "parameters": {"week": week, "data_dir": str(Path(options.data_dir).resolve()),
+                       "prepared_dir": str(plan.prepared_dir.resolve()), "run_file": str(run_file.resolve()),
+                       "metrics_file": str(plan.history_file.resolve()),
+                       **options.params,
+                       **({"config_file": str(Path(options.config_file).resolve())} if options.config_file else {})},
+        "timeout": options.timeout, "warm": options.warm,
+        "executed": str(idir / "notebooks" / "digest.ipynb"), "html": str(wdir / "digest.html"),
+        "title": f"{config.name} 创城入户宣传周报 {format_week_cn(week)}",
+    }
+
+
+def run_digest(plan, outcomes: dict, links: dict, task: NotebookTask, manifest_path: Path, workers) -> Outcome:
+    """Run (or reuse) the digest notebook; return its outcome. A failed write of it ends the run."""
+    from canvass.run.tasks import run_notebook_task, task_outputs
+
+    key = hashlib.sha256(json.dumps(
+        {"prepared": plan.prepared_dir.name,
+         "outcomes": {c: [o.get("status") in ("ok", "reused"), o.get("error"), o.get("key")] for c, o in outcomes.items()},
+         "params": task["parameters"] | {"prepared_dir": "", "run_file": "", "metrics_file": ""},
+         "notebook": _file_hash(DIGEST_NB), "code": output_fingerprint(), "links": links},
+        ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    prev = _previous_manifest(manifest_path).get("digest", {})
+    if (not plan.options.force and prev.get("key") == key and prev.get("status") in ("ok", "reused")
+            and files_intact(prev.get("outputs"), task_outputs(task))):
+        outcome = {**prev, "status": "reused", "seconds": 0.0}
+    else:
+        outcome = {**next(iter(workers().run(run_notebook_task, [task])))[1], "key": key}
+    if outcome.get("output_error"):  # a shared output: the run ends, as for metrics.csv
+        raise OutputError(outcome["output_error"])
+    return outcome
+
+
+def build_manifest(plan, files: list, outcomes: dict, digest_outcome: dict, n_rejects: int, staff_lists: dict,
+                   timings: dict) -> dict:
+    """Return manifest.json: inputs and how each was read, parameters, versions, timings, outcomes."""
+    options, config, week = plan.options, plan.config, plan.week
+    return {
+        "week": week, "week_dates": format_week_cn(week), "week_chosen_automatically": plan.week_chosen,
+        "subdistrict": config.name, "data_dir": str(Path(options.data_dir).resolve()),
+        "config_file": config.source,
+        "inputs": [{"path": f.file, "kind": f.kind, "sha256": f.sha256, "rows": f.data_rows,
+                    "blank_rows": f.blank_rows, "header_row": f.header_row,
+                    "ignored_columns": f.ignored_columns, "columns": f.columns,
+                    "community": f.community, "community_source": f.community_source,
+                    "candidates_left_out": f.notes, "metric_columns": f.readings,
+                    "unassigned_grid_rows": f.unassigned_grid, "duplicate_download_of": f.duplicate_of,
+                    "rejected_rows": f.rejected_rows} for f in files],
+        "warnings": [w.to_json() for w in file_warnings(files)],
+        "parameters": {"targets": plan.targets, "overrides": options.params,
+                       "overdue_days": options.params.get("overdue_days") or config.overdue_days,
+                       "communities_selected": plan.selected, "force": options.force,
+                       "jobs": options.jobs, "executor": options.executor, "timeout": options.timeout},
+        "versions": _versions(), "code_fingerprint": code_fingerprint(),
+        "timings": timings, "slugs": plan.slugs, "rejected_rows": n_rejects, "staff_lists": staff_lists,
+        "communities": {c: {k: v for k, v in o.items() if k != "traceback"} for c, o in outcomes.items()},
+        "digest": {k: v for k, v in digest_outcome.items() if k != "traceback"},
+    }
 
 
 def run_batch(options: BatchOptions, progress=None) -> BatchResult:
-    """Run the whole weekly batch; ``progress(community, outcome)`` is called as each finishes."""
+    """Run the whole weekly batch; ``progress(community, outcome)`` is called as each finishes.
+
+    clean (or load the cache) → plan → tables and images → community notebooks → digest → index
+    → manifest, under one lock; every file is written atomically.
+    """
     from canvass.report.pages import write_index
-    from canvass.report.tables import write_metrics_csv, write_metrics_xlsx
     from canvass.run.executors import make_executor
-    from canvass.run.tasks import run_notebook_task, task_outputs
 
     t_start = time.perf_counter()
     out = Path(options.out_dir)
@@ -239,111 +359,34 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
             manifest_path = wdir / "manifest.json"
             remove_stale_temp_files(out)
             previous = _previous_outcomes(manifest_path)
-
-            t = time.perf_counter()
-            write_metrics_csv(plan.metrics, wdir / "metrics.csv")
-            write_metrics_xlsx(plan.metrics, plan.history, wdir / "metrics.xlsx")
-            save_history(plan.history, plan.history_file)
-            n_rejects = write_rejects(cleaned, week, idir / "rejects.csv", idir / "fix", plan.slugs)
-            staff_lists = write_staff_lists(plan, idir)
-            timings["tables"] = round(time.perf_counter() - t, 3)
-            t = time.perf_counter()
-            write_images(plan, wdir)
-            timings["images"] = round(time.perf_counter() - t, 3)
+            n_rejects, staff_lists = write_tables(plan, wdir, idir, timings)
             # The notebooks read their own slices: free the cleaned tables before they run.
             communities, files = list(cleaned.communities), list(cleaned.files)
             plan.cleaned = None
             del cleaned
             release_memory()
 
-            outcomes: dict = {}
-            to_run = []
-            for task in plan.tasks:
-                prev = previous.get(task["community"], {})
-                if (not options.force and prev.get("key") == task["key"] and prev.get("status") in ("ok", "reused")
-                        and files_intact(prev.get("outputs"), task_outputs(task))):
-                    outcomes[task["community"]] = {**prev, "status": "reused", "seconds": 0.0}
-                    if progress:
-                        progress(task["community"], outcomes[task["community"]])
-                else:
-                    to_run.append(task)
             t = time.perf_counter()
-            if to_run:
-                for index, res in workers().run(run_notebook_task, to_run):
-                    task = to_run[index]
-                    outcomes[task["community"]] = {**res, "key": task["key"]}
-                    if progress:
-                        progress(task["community"], outcomes[task["community"]])
+            outcomes = run_communities(plan, previous, workers, progress, communities)
             timings["communities"] = round(time.perf_counter() - t, 3)
-
-            # Communities not selected this time keep their previous outcome.
-            for c in communities:
-                if c not in outcomes:
-                    prev = previous.get(c)
-                    outcomes[c] = {**prev, "status": prev.get("status", "not run")} if prev else {"status": "not run", "error": ""}
-            outcomes = {c: outcomes[c] for c in communities}
             links = {c: f"communities/{plan.slugs[c]}.html" for c in communities
                      if outcomes[c].get("status") in ("ok", "reused") and (wdir / "communities" / f"{plan.slugs[c]}.html").is_file()}
             run_file = idir / "run.json"
             write_json(run_file, {"outcomes": outcomes, "links": links})
 
             t = time.perf_counter()
-            digest_task = {
-                "kind": "digest", "community": None, "week": week, "notebook": str(DIGEST_NB),
-                "parameters": {"week": week, "data_dir": str(Path(options.data_dir).resolve()),
-                               "prepared_dir": str(plan.prepared_dir.resolve()), "run_file": str(run_file.resolve()),
-                               "metrics_file": str(plan.history_file.resolve()),
-                               **options.params,
-                               **({"config_file": str(Path(options.config_file).resolve())} if options.config_file else {})},
-                "timeout": options.timeout, "warm": options.warm,
-                "executed": str(idir / "notebooks" / "digest.ipynb"), "html": str(wdir / "digest.html"),
-                "title": f"{config.name} 创城入户宣传周报 {format_week_cn(week)}",
-            }
-            digest_key = hashlib.sha256(json.dumps(
-                {"prepared": plan.prepared_dir.name,
-                 "outcomes": {c: [o.get("status") in ("ok", "reused"), o.get("error"), o.get("key")]
-                              for c, o in outcomes.items()},
-                 "params": digest_task["parameters"] | {"prepared_dir": "", "run_file": "", "metrics_file": ""},
-                 "notebook": _file_hash(DIGEST_NB),
-                 "code": output_fingerprint(), "links": links}, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:24]
-            prev_digest = _previous_manifest(manifest_path).get("digest", {})
-            if (not options.force and prev_digest.get("key") == digest_key and prev_digest.get("status") in ("ok", "reused")
-                    and files_intact(prev_digest.get("outputs"), task_outputs(digest_task))):
-                digest_outcome = {**prev_digest, "status": "reused", "seconds": 0.0}
-            else:
-                digest_outcome = {**next(iter(workers().run(run_notebook_task, [digest_task])))[1], "key": digest_key}
-            if digest_outcome.get("output_error"):  # a shared output: the run ends, as for metrics.csv
-                raise OutputError(digest_outcome["output_error"])
+            digest_outcome = run_digest(plan, outcomes, links, digest_task(plan, run_file, idir, wdir), manifest_path,
+                                        workers)
             timings["digest"] = round(time.perf_counter() - t, 3)
             write_index(out, config.name)
-
             timings["total"] = round(time.perf_counter() - t_start, 3)
-            manifest = {
-                "week": week, "week_dates": format_week_cn(week), "week_chosen_automatically": chosen,
-                "subdistrict": config.name, "data_dir": str(Path(options.data_dir).resolve()),
-                "config_file": config.source,
-                "inputs": [{"path": f.file, "kind": f.kind, "sha256": f.sha256, "rows": f.data_rows,
-                            "blank_rows": f.blank_rows, "header_row": f.header_row,
-                            "ignored_columns": f.ignored_columns, "columns": f.columns,
-                            "community": f.community, "community_source": f.community_source,
-                            "candidates_left_out": f.notes, "metric_columns": f.readings,
-                            "unassigned_grid_rows": f.unassigned_grid, "duplicate_download_of": f.duplicate_of,
-                            "rejected_rows": f.rejected_rows} for f in files],
-                "warnings": [w.to_json() for w in file_warnings(files)],
-                "parameters": {"targets": plan.targets, "overrides": options.params,
-                               "overdue_days": options.params.get("overdue_days") or config.overdue_days,
-                               "communities_selected": plan.selected, "force": options.force,
-                               "jobs": options.jobs, "executor": options.executor, "timeout": options.timeout},
-                "versions": _versions(), "code_fingerprint": code_fingerprint(),
-                "timings": timings, "slugs": plan.slugs, "rejected_rows": n_rejects, "staff_lists": staff_lists,
-                "communities": {c: {k: v for k, v in o.items() if k != "traceback"} for c, o in outcomes.items()},
-                "digest": {k: v for k, v in digest_outcome.items() if k != "traceback"},
-            }
-            write_json(manifest_path, manifest)
+            write_json(manifest_path, build_manifest(plan, files, outcomes, digest_outcome, n_rejects, staff_lists,
+                                                     timings))
             ok = True
         finally:
             if executor is not None:
                 executor.close(abort=not ok)
     failed = [c for c, o in outcomes.items() if o.get("status") == "failed"]
     code = 1 if failed or digest_outcome.get("status") not in ("ok", "reused") else 0
-    return BatchResult(week, chosen, out, wdir / "digest.html", outcomes, code, timings)
+    rejected = dict(zip(plan.metrics["community"], plan.metrics["rejected_rows"].astype(int)))
+    return BatchResult(week, chosen, out, wdir / "digest.html", outcomes, code, timings, plan.slugs, rejected)

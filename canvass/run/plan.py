@@ -137,7 +137,7 @@ class Plan:
     history_file: Path
     slugs: dict
     prepared_dir: Path
-    tasks: list
+    tasks: list  # run.tasks.NotebookTask, one per selected community
     selected: list
     targets: dict
     timings: dict

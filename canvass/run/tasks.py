@@ -6,6 +6,7 @@ import errno
 import os
 import time
 from pathlib import Path
+from typing import TypedDict
 
 from canvass.errors import CanvassError, OutputError
 from canvass.run.atomic import output_error, publish, write_text, writing
@@ -13,6 +14,42 @@ from canvass.run.atomic import output_error, publish, write_text, writing
 # Errors only a write can cause: reading the notebook or the data never raises these.
 WRITE_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS}
 
+
+
+class NotebookTask(TypedDict, total=False):
+    """One notebook to run: a community report (``kind`` community) or the digest.
+
+    A plain mapping on purpose: it travels to worker processes and Dask workers as is.
+    """
+
+    kind: str  # "community" or "digest"
+    community: str | None
+    slug: str
+    week: str
+    notebook: str  # path of the parameterised notebook
+    parameters: dict  # what papermill injects
+    timeout: int  # seconds per cell
+    warm: bool  # run in the worker's warm kernel
+    executed: str  # where the executed copy goes (internal/W/notebooks/)
+    html: str  # where the HTML page goes
+    followup: str  # the follow-up workbook (community tasks)
+    prepared_dir: str
+    title: str
+    key: str  # reuse key: equal keys mean equal outputs
+
+
+class Outcome(TypedDict, total=False):
+    """What running (or reusing) one task gave, as recorded in manifest.json."""
+
+    status: str  # ok, reused, failed, not run
+    error: str  # one line for the analyst when failed
+    detail: str
+    seconds: float
+    key: str
+    outputs: dict  # file → sha256, so a damaged output is not reused
+    followup_rows: int
+    followup_error: str
+    output_error: str  # a write failed: for the digest this ends the run
 
 def _error_text(exc: BaseException) -> str:
     from papermill.exceptions import PapermillExecutionError
@@ -24,7 +61,7 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".strip()
 
 
-def run_notebook_task(task: dict) -> dict:
+def run_notebook_task(task: NotebookTask) -> Outcome:
     """Execute a report notebook, write its executed copy and HTML; return the outcome."""
     from nbclient.exceptions import CellTimeoutError
 
@@ -83,6 +120,6 @@ def _write_failed(exc: OutputError) -> dict:
     return {"status": "failed", "error": exc.one_line(), "output_error": exc.one_line()}
 
 
-def task_outputs(task: dict) -> dict:
+def task_outputs(task: NotebookTask) -> dict:
     """Return the files a task writes, by role, for the reuse records' checksums."""
     return {k: task[k] for k in ("html", "executed", "followup") if task.get(k)}
