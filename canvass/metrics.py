@@ -306,7 +306,7 @@ def latest_week(cleaned: Cleaned, today: dt.date | None = None) -> str | None:
     if dates.empty:
         return None
     # the Sunday ending each row's week; keep the weeks already over
-    sundays = dates.dt.normalize() + pd.to_timedelta(6 - dates.dt.weekday, unit="D")
+    sundays = dates.dt.normalize() + pd.to_timedelta(6 - dates.dt.day_of_week, unit="D")
     done = sundays[sundays < today]
     return week_label(done.max().date()) if len(done) else None
 
