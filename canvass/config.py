@@ -122,15 +122,7 @@ def parse_config(raw: object, source: str) -> Config:
     if "communities" in raw:
         kw["communities"] = _str_list(raw["communities"], "communities", source)
     if "campaign_start" in raw:
-        v = raw["campaign_start"]
-        if isinstance(v, str):
-            try:
-                v = dt.date.fromisoformat(v.strip())
-            except ValueError:
-                _fail(f"campaign_start 的值 {v!r} 无效", source, "日期如 2023-08-07")
-        if not isinstance(v, dt.date):
-            _fail(f"campaign_start 的值 {v!r} 无效", source, "日期如 2023-08-07")
-        kw["campaign_start"] = v
+        kw["campaign_start"] = _date(raw["campaign_start"], "campaign_start", source)
     if "targets" in raw:
         t = raw["targets"]
         if not isinstance(t, dict):

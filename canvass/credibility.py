@@ -142,7 +142,7 @@ def write_backcheck(rows: pd.DataFrame, households: pd.DataFrame, week: str, pat
     from openpyxl import Workbook
 
     from canvass.privacy import mask_name, mask_phone
-    from canvass.report.tables import excel_value
+    from canvass.report.tables import excel_value, int_or_text
     from canvass.run.atomic import atomic_path
     from canvass.weeks import week_bounds
 
@@ -156,7 +156,7 @@ def write_backcheck(rows: pd.DataFrame, households: pd.DataFrame, week: str, pat
     for r in rows.itertuples(index=False):  # one row per return to verify
         hh = h.loc[r.key] if r.key in h.index else None
         ws.append([excel_value(v) for v in (
-            *((hh["grid_label"], _num(hh["building"]), _num(hh["unit"]), _num(hh["room"])) if hh is not None
+            *((hh["grid_label"], int_or_text(hh["building"]), int_or_text(hh["unit"]), int_or_text(hh["room"])) if hh is not None
               else ("", "", "", "")),
             mask_name(hh["name"]) if hh is not None and hh["name"] else "",
             mask_phone(str(hh["phone"])) if hh is not None and hh["phone"] else "",
@@ -167,7 +167,3 @@ def write_backcheck(rows: pd.DataFrame, households: pd.DataFrame, week: str, pat
         wb.save(tmp)
     return len(rows)
 
-
-def _num(v):
-    s = "" if v is None or (isinstance(v, float) and v != v) else str(v)
-    return int(s) if s.isdigit() else s

@@ -15,10 +15,11 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 
 from canvass import credibility
+from canvass.metrics import issue_state, reached_households
 from canvass.privacy import FreeTextMasker, mask_name
 from canvass.report.tables import excel_value
 from canvass.run.atomic import atomic_path, write_bytes
-from canvass.vocab import HANDLING_LABELS, REACHING
+from canvass.vocab import HANDLING_LABELS
 from canvass.weeks import week_bounds
 
 FLAGS_COLUMNS = ["file", "row", "community", "flags", "submitted_at"]
@@ -46,10 +47,6 @@ def _save(wb: Workbook, path: Path) -> None:
     with atomic_path(path) as tmp:
         wb.save(tmp)
 
-
-def _num(v):
-    s = "" if v is None or (isinstance(v, float) and v != v) else str(v)
-    return int(s) if s.isdigit() else s
 
 
 # --- section 10 ---------------------------------------------------------------------------------
@@ -156,9 +153,7 @@ def responsible_table(cleaned, community: str, week: str) -> pd.DataFrame:
     sunday = pd.Timestamp(week_bounds(week)[1])
     h = cleaned.households
     h = h[(h["community"] == community) & h["occupied"].astype(bool)].copy()
-    v = cleaned.visits
-    v = v[(v["community"] == community) & (v["date"] <= sunday) & v["outcome"].isin(REACHING)]
-    h["reached"] = h["key"].isin(set(v["key"]))
+    h["reached"] = reached_households(h, cleaned.visits, sunday)  # the one definition of 已覆盖
     h["responsible"] = h["responsible"].fillna("").astype(str).replace("", "（未填包户人）")
     h["where"] = h["building"].astype(str) + "-" + h["unit"].astype(str).replace("", "0") + "-" + h["room"].astype(str)
     g = h.groupby("responsible", sort=True).agg(households=("key", "size"), reached=("reached", "sum"))
@@ -194,10 +189,9 @@ def write_issue_lists(cleaned, week: str, folder: Path, slugs: dict, overdue_day
     out = {}
     i = cleaned.issues
     for community, slug in slugs.items():
-        mine = i[(i["community"] == community) & (i["raised"] <= sunday)]
-        open_ = mine[~(mine["resolved"].notna() & (mine["resolved"] <= sunday))].copy()
-        open_["days"] = (sunday - open_["raised"]).dt.days
-        open_["overdue"] = open_["days"] > overdue_days
+        mine = i[i["community"] == community]
+        state = issue_state(mine, sunday, overdue_days)  # the one definition of open and overdue
+        open_ = mine[state.open].assign(days=state.age_days[state.open], overdue=state.overdue[state.open])
         open_ = open_.sort_values(["overdue", "days"], ascending=[False, False], kind="stable")
         masker = FreeTextMasker(cleaned.households.loc[cleaned.households["community"] == community, "name"])
         rows = [[r.raised.date(), r.category, HANDLING_LABELS.get(r.handling, ""), int(r.days),

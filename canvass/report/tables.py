@@ -31,6 +31,12 @@ def excel_value(v):
     return v
 
 
+def int_or_text(v):
+    """Return a building, unit or room as a number when it is one (Excel sorts 2 before 10), else as text."""
+    s = "" if v is None or (isinstance(v, float) and v != v) else str(v)
+    return int(s) if s.isdigit() else s
+
+
 def write_metrics_xlsx(week_metrics: pd.DataFrame, all_weeks: pd.DataFrame, path: Path) -> None:
     """Write metrics.xlsx for upward reporting: Chinese headers, percentages, this week + every week."""
     from openpyxl import Workbook

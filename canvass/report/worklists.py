@@ -13,7 +13,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from canvass.ingest.clean import Cleaned
 from canvass.metrics import reached_households
 from canvass.privacy import mask_name, mask_phone
-from canvass.report.tables import excel_value
+from canvass.report.tables import excel_value, int_or_text
 from canvass.run.atomic import atomic_path
 from canvass.vocab import OUTCOME_LABELS
 from canvass.weeks import week_bounds
@@ -78,7 +78,7 @@ def write_followup(cleaned: Cleaned, community: str, week: str, path: Path) -> i
         for r in grp.itertuples(index=False):  # rows of one grid's unreached list
             last = r.last_date.date() if isinstance(r.last_date, pd.Timestamp) and not pd.isna(r.last_date) else None
             ws.append([excel_value(v) for v in (
-                r.grid_label, _int_or_text(r.building), _int_or_text(r.unit), _int_or_text(r.room),
+                r.grid_label, int_or_text(r.building), int_or_text(r.unit), int_or_text(r.room),
                 mask_name(r.name), mask_phone(str(r.phone)) if r.phone else "", last,
                 r.last_outcome if isinstance(r.last_outcome, str) else "",
                 *([mask_name(r.responsible)] if responsible else []))])
@@ -95,7 +95,3 @@ def write_followup(cleaned: Cleaned, community: str, week: str, path: Path) -> i
         wb.save(tmp)
     return len(todo)
 
-
-def _int_or_text(v):
-    s = "" if v is None or (isinstance(v, float) and v != v) else str(v)
-    return int(s) if s.isdigit() else s
