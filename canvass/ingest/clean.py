@@ -160,14 +160,16 @@ def clean_folder(data_dir: Path, config: Config) -> Cleaned:
     for kind in ("visits", "surveys", "issues"):
         _settle_community(read[kind][0], kind, config, order)
     registry = set(households["key"])
-    visits, rej_v = clean_visits(read["visits"][0], known, registry)
-    surveys, rej_s = clean_surveys(read["surveys"][0], known, registry, config)
-    issues, rej_i = clean_issues(read["issues"][0], known, config)
+    # Each kind's read frames are dropped once it is cleaned: memory holds one kind's copy at a time.
+    read["households"] = None
+    visits, rej_v = clean_visits(read.pop("visits")[0], known, registry)
+    surveys, rej_s = clean_surveys(read.pop("surveys")[0], known, registry, config)
+    issues, rej_i = clean_issues(read.pop("issues")[0], known, config)
     optional, rej_o = {}, []
     for kind, cleaner in (("activities", clean_activities), ("shops", clean_shops)):
         if (data_dir / kind).is_dir():
             _settle_community(read[kind][0], kind, config, order)
-            optional[kind], rej = cleaner(read[kind][0], known)
+            optional[kind], rej = cleaner(read.pop(kind)[0], known)
             rej_o.append(rej)
     parts = [r for r in (rej_h, rej_v, rej_s, rej_i, *rej_o) if len(r)]
     rejects = pd.concat(parts, ignore_index=True) if parts else _empty(REJECT_COLUMNS + ["kind", "date", "household"])
@@ -183,14 +185,17 @@ def clean_folder(data_dir: Path, config: Config) -> Cleaned:
 def attach_survey_raw(surveys: pd.DataFrame, raws: dict) -> pd.DataFrame:
     """Return surveys with ``raw`` filled for returns that a later one could supersede.
 
-    Only households with more than one return can have a superseded row, so only those
-    rows keep their original cells (for rejects.csv); the raw sheets can then be freed.
+    Only a return with a later one from the same household can ever be superseded (in some
+    report week), so only those rows keep their original cells (for rejects.csv); a
+    household's latest return never needs them. The raw sheets can then be freed.
     """
     surveys = surveys.copy()
     surveys["raw"] = ""
     if len(surveys):
         named = ~surveys["anonymous"].astype(bool)
-        repeated = named & surveys["key"].duplicated(keep=False)
+        latest = (surveys[named].sort_values(["submitted_at", "order"], kind="stable")
+                  .drop_duplicates("key", keep="last").index)
+        repeated = named & ~surveys.index.isin(latest)
         if repeated.any():
             filled = attach_raw(surveys.loc[repeated, ["file", "row"]].assign(reason=""), raws)
             surveys.loc[repeated, "raw"] = filled["raw"]
