@@ -46,6 +46,14 @@ def counter(k: int):
     return count
 
 
+def as_of(dates: pd.Series, week: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return (dated on or before W's Sunday, dated in W) masks for a date column."""
+    monday, sunday = (pd.Timestamp(d).to_datetime64() for d in week_bounds(week))
+    d = dates.to_numpy(dtype="datetime64[ns]")
+    cum = d <= sunday
+    return cum, cum & (d >= monday)
+
+
 def first_week(cleaned, week: str) -> str:
     """Return the campaign's first week: ``campaign_start``, else the week of the first dated visit as of W."""
     if cleaned.config.campaign_start is not None:
@@ -87,10 +95,7 @@ def activity_counts(cleaned, week: str) -> dict:
     k = len(order)
     count = counter(k)
     a = cleaned.activities
-    monday, sunday = (pd.Timestamp(d) for d in week_bounds(week))
-    d = a["date"].to_numpy(dtype="datetime64[ns]")
-    cum = d <= sunday.to_datetime64()
-    wk = cum & (d >= monday.to_datetime64())
+    cum, wk = as_of(a["date"], week)
     ac = codes(a["community"], order)
     cleanup = (a["kind"] == "cleanup").to_numpy()
     out = {
@@ -170,10 +175,7 @@ def role_counts(cleaned, week: str) -> dict:
     order = list(cleaned.communities)
     count = counter(len(order))
     v = cleaned.visits
-    monday, sunday = (pd.Timestamp(d) for d in week_bounds(week))
-    d = v["date"].to_numpy(dtype="datetime64[ns]")
-    cum = d <= sunday.to_datetime64()
-    wk = cum & (d >= monday.to_datetime64())
+    cum, wk = as_of(v["date"], week)
     vc = codes(v["community"], order)
     role = v["role"].to_numpy() if "role" in v else np.full(len(v), "other", dtype=object)
     out = {f"visits_week_{r}": count(vc, wk & (role == r)) for r in ROLES}

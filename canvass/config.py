@@ -124,12 +124,8 @@ def parse_config(raw: object, source: str) -> Config:
     if "campaign_start" in raw:
         kw["campaign_start"] = _date(raw["campaign_start"], "campaign_start", source)
     if "targets" in raw:
-        t = raw["targets"]
-        if not isinstance(t, dict):
-            _fail("targets 应为键值对", source, "{awareness: 0.95, …}")
-        bad = sorted(str(k) for k in t if k not in TARGET_KEYS)
-        if bad:
-            _fail(f"targets 中未知的指标 unknown target(s): {', '.join(bad)}", source, ", ".join(TARGET_KEYS))
+        t = _known_mapping(raw["targets"], "targets", TARGET_KEYS, source, "{awareness: 0.95, …}",
+                           "指标 unknown target(s)")
         targets = dict(DEFAULT_TARGETS)
         targets.update({k: _rate(v, f"targets.{k}", source) for k, v in t.items()})
         kw["targets"] = targets
@@ -164,6 +160,16 @@ def parse_config(raw: object, source: str) -> Config:
         kw["answers"] = answers
     _parse_real_export_keys(raw, source, kw)
     return Config(**kw)
+
+
+def _known_mapping(value, key: str, known: tuple, source: str, example: str, what: str) -> dict:
+    """Return ``value`` when it is a mapping whose keys are all in ``known``; else fail naming the key."""
+    if not isinstance(value, dict):
+        _fail(f"{key} 应为键值对", source, example)
+    bad = sorted(str(k) for k in value if k not in known)
+    if bad:
+        _fail(f"{key} 中未知的{what}: {', '.join(bad)}", source, ", ".join(known))
+    return value
 
 
 def _date(v, where: str, source: str) -> dt.date:
@@ -278,12 +284,8 @@ def _parse_real_export_keys(raw: dict, source: str, kw: dict) -> None:
     if "scales" in raw:
         kw["scales"] = _per_field(raw["scales"], "scales", source, _scale)
     if "credibility" in raw:
-        c = raw["credibility"]
-        if not isinstance(c, dict):
-            _fail("credibility 应为键值对", source, "{min_seconds: 15, burst_count: 5, burst_minutes: 10}")
-        bad = sorted(str(k) for k in c if k not in DEFAULT_CREDIBILITY)
-        if bad:
-            _fail(f"credibility 中未知的项 unknown key(s): {', '.join(bad)}", source, ", ".join(DEFAULT_CREDIBILITY))
+        c = _known_mapping(raw["credibility"], "credibility", tuple(DEFAULT_CREDIBILITY), source,
+                           "{min_seconds: 15, burst_count: 5, burst_minutes: 10}", "项 unknown key(s)")
         cred = dict(DEFAULT_CREDIBILITY)
         for k, v in c.items():
             low = 2 if k == "burst_count" else (0 if k == "min_seconds" else 1)
