@@ -229,7 +229,8 @@ def write_tables(plan, wdir: Path, idir: Path, timings: dict) -> tuple[int, dict
 
 def run_communities(plan, previous: dict, workers, progress, communities: list) -> dict[str, Outcome]:
     """Run (or reuse) every selected community's notebook; return community → outcome, in display order."""
-    from canvass.run.tasks import run_notebook_task, task_outputs
+    from canvass.run.executors import run_notebooks
+    from canvass.run.tasks import task_outputs
 
     options = plan.options
     outcomes: dict = {}
@@ -244,7 +245,7 @@ def run_communities(plan, previous: dict, workers, progress, communities: list) 
         else:
             to_run.append(task)
     if to_run:
-        for index, res in workers().run(run_notebook_task, to_run):
+        for index, res in run_notebooks(workers(), to_run):
             task = to_run[index]
             outcomes[task["community"]] = {**res, "key": task["key"]}
             if progress:
@@ -275,7 +276,8 @@ def digest_task(plan, run_file: Path, idir: Path, wdir: Path) -> NotebookTask:
 
 def run_digest(plan, outcomes: dict, links: dict, task: NotebookTask, manifest_path: Path, workers) -> Outcome:
     """Run (or reuse) the digest notebook; return its outcome. A failed write of it ends the run."""
-    from canvass.run.tasks import run_notebook_task, task_outputs
+    from canvass.run.executors import run_notebooks
+    from canvass.run.tasks import task_outputs
 
     key = hashlib.sha256(json.dumps(
         {"prepared": plan.prepared_dir.name,
@@ -288,7 +290,7 @@ def run_digest(plan, outcomes: dict, links: dict, task: NotebookTask, manifest_p
             and files_intact(prev.get("outputs"), task_outputs(task))):
         outcome = {**prev, "status": "reused", "seconds": 0.0}
     else:
-        outcome = {**next(iter(workers().run(run_notebook_task, [task])))[1], "key": key}
+        outcome = {**next(iter(run_notebooks(workers(), [task])))[1], "key": key}
     if outcome.get("output_error"):  # a shared output: the run ends, as for metrics.csv
         raise OutputError(outcome["output_error"])
     return outcome

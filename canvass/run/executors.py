@@ -7,10 +7,12 @@ start their warm kernel while the parent is still cleaning, and shut it down on 
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import os
 import queue
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 
 EXECUTORS: dict = {}
@@ -114,18 +116,72 @@ class LocalExecutor:
 
 @executor("dask")
 class DaskExecutor:
-    """Tasks on a Dask cluster (``--scheduler tcp://host:8786``); each worker keeps a warm kernel."""
+    """Notebook tasks on a Dask cluster (``--scheduler tcp://host:8786``) that shares no disk with the batch.
 
-    def __init__(self, jobs: int, scheduler: str | None = None, **_):
+    Community tasks travel as bytes (``run/remote.py``): each carries its community's slice,
+    the inputs every task shares are scattered to the cluster once, and the outputs come back
+    to be written here. Workers keep one warm kernel each, as local workers do. The digest runs
+    in one local worker process instead (started now, so its kernel warms while the cluster
+    works): it reads every community's slice, which would all travel for one notebook.
+
+    A worker that dies while running a task: the task is run once more, and if its worker dies
+    again the community is marked failed. That holds whatever the scheduler's
+    ``distributed.scheduler.allowed-failures``: a task counts its own starts (``remote.begin_attempt``)
+    and refuses a third, and a task the scheduler gave up on (``KilledWorker``) is submitted
+    again by the batch while it has started fewer than two times.
+    """
+
+    def __init__(self, jobs: int, scheduler: str | None = None, prewarm: bool = True, **_):
+        from canvass.errors import ParameterError
+
         try:
             from dask.distributed import Client
         except ImportError:
-            from canvass.errors import ParameterError
             raise ParameterError("使用 --scheduler 需要安装 dask[distributed]",
                                  expected="pip install 'dask[distributed]'") from None
-        self.client = Client(scheduler) if scheduler else Client(n_workers=jobs, threads_per_worker=1)
+        try:
+            self.client = Client(scheduler, timeout=30) if scheduler else Client(
+                n_workers=jobs, threads_per_worker=1, dashboard_address=None)
+        except (OSError, TimeoutError) as exc:
+            raise ParameterError(f"无法连接 Dask 调度器 {scheduler}（{type(exc).__name__}）",
+                                 expected="确认调度器已启动、地址和端口正确，如 --scheduler tcp://192.168.1.10:8786") from None
+        self.local = None
+        self.warming: list = []
+        try:
+            self._check_workers(scheduler)
+            if prewarm:
+                from canvass.run.remote import warm_worker
+
+                self.warming = [self.client.submit(warm_worker, workers=[addr], allow_other_workers=False, pure=False)
+                                for addr in self.client.nthreads()]
+            self.local = LocalExecutor(1, prewarm=prewarm)
+        except BaseException:
+            self.client.close()
+            raise
+
+    def _check_workers(self, scheduler) -> None:
+        """Refuse a cluster without workers, or whose workers would render different reports."""
+        from canvass.errors import ParameterError
+        from canvass.run.remote import worker_fingerprint
+
+        try:
+            self.client.wait_for_workers(1, timeout=60)
+        except TimeoutError:
+            raise ParameterError(f"Dask 调度器 {scheduler} 没有可用的工作节点",
+                                 expected="在各工作节点上运行 dask worker 调度器地址") from None
+        threads = {addr: n for addr, n in self.client.nthreads().items() if n != 1}
+        if threads:
+            raise ParameterError(f"Dask 工作节点 {'、'.join(sorted(threads))} 有多个线程，而每个工作进程只有一个内核",
+                                 expected="用 dask worker --nthreads 1 启动工作节点（要更多并行就用 --nworkers N）")
+        mine = worker_fingerprint()
+        found = self.client.run(worker_fingerprint, on_error="return")
+        other = sorted(addr for addr, fp in found.items() if fp != mine)
+        if other:
+            raise ParameterError(f"Dask 工作节点 {'、'.join(other)} 未安装 canvass，或其 canvass / 绘图库版本与本机不同",
+                                 expected="在每个工作节点安装与本机相同版本的 canvass 及其依赖（含 ipykernel）")
 
     def run(self, func: Callable, args: list) -> Iterator[tuple[int, dict]]:
+        """Run ``func(arg)`` on the cluster for every arg (no file may be involved); yield as each finishes."""
         from dask.distributed import as_completed
 
         futures = {self.client.submit(func, a, pure=False): i for i, a in enumerate(args)}
@@ -135,10 +191,103 @@ class DaskExecutor:
             except Exception as exc:
                 yield futures[fut], {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 
+    def run_notebooks(self, tasks: list) -> Iterator[tuple[int, dict]]:
+        """Run notebook tasks: community reports on the cluster, the digest locally."""
+        from canvass.run.tasks import run_notebook_task
+
+        here = [i for i, t in enumerate(tasks) if t.get("kind") == "digest"]
+        there = [i for i, t in enumerate(tasks) if t.get("kind") != "digest"]
+        if there:
+            for j, res in self._run_remote([tasks[i] for i in there]):
+                yield there[j], res
+        if here:
+            for j, res in self.local.run(run_notebook_task, [tasks[i] for i in here]):
+                yield here[j], res
+
+    def _run_remote(self, tasks: list) -> Iterator[tuple[int, dict]]:
+        import uuid
+
+        from dask.distributed import KilledWorker, Queue, as_completed
+
+        from canvass.run import remote
+
+        run_id = uuid.uuid4().hex[:12]
+        shared: dict = {}
+        submissions = [0] * len(tasks)
+        queues: dict = {}
+        # A window of tasks in flight: a payload is read from disk when it is submitted, and the
+        # scheduler does not hold every community's slice at once.
+        window = max(4, 2 * sum(self.client.nthreads().values()))
+        waiting = iter(range(len(tasks)))
+        futures: dict = {}
+
+        def submit(i: int):
+            task = tasks[i]
+            key = remote.shared_key(task)
+            if key not in shared:
+                # A task, not ``scatter``: the scheduler keeps the bytes and computes them again
+                # when the worker holding them dies (scattered data would be lost with it).
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message=".*large graph.*")
+                    shared[key] = self.client.submit(remote.shared_inputs, remote.pack_shared(task), pure=False,
+                                                     key=f"canvass-inputs-{run_id}-{len(shared)}")
+            if i not in queues:
+                queues[i] = Queue(f"canvass-attempts-{run_id}-{i}", client=self.client)
+            fut = self.client.submit(remote.run_remote, remote.pack(task), shared[key], queues[i].name,
+                                     key=f"canvass-report-{run_id}-{i}-{submissions[i]}", pure=False)
+            submissions[i] += 1
+            futures[fut] = i
+            return fut
+
+        ready = as_completed([submit(i) for i in itertools.islice(waiting, window)])
+        try:
+            for fut in ready:
+                i = futures.pop(fut)
+                try:
+                    res = remote.write_back(tasks[i], fut.result())
+                except KilledWorker:
+                    if queues[i].qsize() < remote.MAX_ATTEMPTS and submissions[i] <= remote.MAX_ATTEMPTS:
+                        ready.add(submit(i))
+                        continue
+                    res = remote.died_outcome()
+                except Exception as exc:  # the task raised on the worker, or the cluster went away
+                    res = {"status": "failed", "error": f"{type(exc).__name__}: {exc}".strip()}
+                fut.release()
+                queues.pop(i).close()
+                nxt = next(waiting, None)
+                if nxt is not None:
+                    ready.add(submit(nxt))
+                yield i, res
+        finally:
+            for q in queues.values():
+                q.close()
+            for fut in futures:
+                fut.cancel()
+            for fut in shared.values():
+                fut.release()
+
     def close(self, abort: bool = False) -> None:
+        if self.local is not None:
+            self.local.close(abort=abort)
+        for fut in self.warming:
+            fut.release()
         self.client.close()
 
 
 def make_executor(name: str, jobs: int, **kw):
     """Return a started executor registered under ``name``."""
     return EXECUTORS[name](jobs, **kw)
+
+
+def run_notebooks(executor, tasks: list) -> Iterator[tuple[int, dict]]:
+    """Run notebook tasks on ``executor``; yield (index, outcome) as each finishes.
+
+    An executor whose workers see the batch's disk runs ``tasks.run_notebook_task`` as is; one
+    that does not (Dask) says how it moves inputs and outputs with a ``run_notebooks`` method.
+    """
+    own = getattr(executor, "run_notebooks", None)
+    if own is not None:
+        return own(tasks)
+    from canvass.run.tasks import run_notebook_task
+
+    return executor.run(run_notebook_task, tasks)

@@ -36,6 +36,8 @@ class NotebookTask(TypedDict, total=False):
     prepared_dir: str
     title: str
     key: str  # reuse key: equal keys mean equal outputs
+    # Run elsewhere (run/remote.py): what the executed copy records instead of the paths it ran with.
+    recorded: dict  # {"parameters": the batch's parameters, "notebook": its path, "output": its path}
 
 
 class Outcome(TypedDict, total=False):
@@ -77,6 +79,8 @@ def run_notebook_task(task: NotebookTask) -> Outcome:
             executed.parent.mkdir(parents=True, exist_ok=True)
         nb = engine.execute(task["notebook"], tmp, task["parameters"], task.get("timeout"),
                             warm=task.get("warm", True))
+        if task.get("recorded"):
+            nb = record_as_run(nb, task["recorded"], tmp)
         html = pages.notebook_html(nb, task["title"], task["week"])
         write_text(Path(task["html"]), html)
     except CellTimeoutError:
@@ -93,6 +97,8 @@ def run_notebook_task(task: NotebookTask) -> Outcome:
             tmp.unlink(missing_ok=True)
         elif tmp.exists():  # also a notebook that failed: its copy shows the error
             try:
+                if task.get("recorded") and result["status"] == "failed":
+                    record_as_run(None, task["recorded"], tmp)
                 publish(tmp, executed)
             except OutputError as exc:
                 result = _write_failed(exc)
@@ -113,6 +119,34 @@ def run_notebook_task(task: NotebookTask) -> Outcome:
         result["outputs"] = file_checksums(task_outputs(task))
     result["seconds"] = round(time.perf_counter() - t0, 3)
     return result
+
+
+def record_as_run(nb, recorded: dict, path: Path):
+    """Make the executed copy at ``path`` (``nb``, or read from ``path``) record the batch's
+    parameters and notebook instead of the private paths a remote worker ran it with; return it.
+
+    The injected cell is rendered again by papermill's translator from the recorded parameters, so
+    a notebook run on a Dask worker records exactly what the same run on a local worker records.
+    """
+    import nbformat
+    from papermill.translators import translate_parameters
+    from papermill.utils import find_first_tagged_cell_index
+
+    from canvass.run import engine
+
+    if nb is None:
+        nb = nbformat.read(str(path), as_version=4)
+    params = recorded["parameters"]
+    i = find_first_tagged_cell_index(nb, "injected-parameters")
+    if i >= 0:
+        nb.cells[i].source = translate_parameters(engine.KERNEL_NAME, "python", params, "Parameters")
+    meta = nb.metadata.setdefault("papermill", {})
+    meta["parameters"] = params
+    meta["input_path"] = recorded["notebook"]
+    meta["output_path"] = recorded["output"]
+    with writing(path):
+        path.write_text(nbformat.writes(nb), encoding="utf-8")
+    return nb
 
 
 def _write_failed(exc: OutputError) -> dict:
