@@ -41,3 +41,74 @@ def test_batch_runs_on_a_dask_cluster(tmp_path):
     assert manifest["parameters"]["executor"] == "dask"
     assert manifest["communities"]["港兴社区"]["status"] == "ok"
     assert (out / SAMPLE_WEEK / "digest.html").is_file()
+
+
+class _PlainExecutor:
+    """An executor with only ``run``: its workers see the batch's disk."""
+
+    def __init__(self):
+        self.calls = []
+
+    def run(self, func, args):
+        self.calls.append(func)
+        yield from ((i, {"status": "ok", "arg": a}) for i, a in enumerate(args))
+
+
+def test_executors_without_their_own_notebook_runner_run_tasks_as_they_are():
+    from canvass.run.executors import run_notebooks
+    from canvass.run.tasks import run_notebook_task
+
+    ex = _PlainExecutor()
+    assert dict(run_notebooks(ex, ["a", "b"])) == {0: {"status": "ok", "arg": "a"}, 1: {"status": "ok", "arg": "b"}}
+    assert ex.calls == [run_notebook_task]
+
+
+def _remote_task(tmp_path):
+    return {"kind": "community", "community": "海港社区", "slug": "haigang-shequ",
+            "html": str(tmp_path / "W" / "communities" / "haigang-shequ.html"),
+            "executed": str(tmp_path / "internal" / "notebooks" / "haigang-shequ.ipynb"),
+            "followup": str(tmp_path / "internal" / "followup" / "haigang-shequ.xlsx")}
+
+
+def test_a_remote_outcome_is_written_by_the_batch_with_its_checksums(tmp_path):
+    import hashlib
+
+    from canvass.run.remote import write_back
+
+    task = _remote_task(tmp_path)
+    files = {"html": b"<html>report</html>", "executed": b'{"cells": []}', "followup": b"PK workbook"}
+    outcome = write_back(task, {"status": "ok", "error": "", "seconds": 1.5, "followup_rows": 3, "files": files})
+    for role, data in files.items():
+        assert open(task[role], "rb").read() == data
+    assert outcome == {"status": "ok", "error": "", "seconds": 1.5, "followup_rows": 3,
+                       "outputs": {role: hashlib.sha256(data).hexdigest() for role, data in files.items()}}
+
+
+def test_a_full_disk_on_the_batch_side_fails_that_community_and_keeps_its_old_files(tmp_path, monkeypatch):
+    import errno
+    import os
+    from pathlib import Path
+
+    from canvass.run import atomic
+    from canvass.run.remote import write_back
+
+    task = _remote_task(tmp_path)
+    for role in ("html", "executed"):
+        Path(task[role]).parent.mkdir(parents=True)
+        Path(task[role]).write_bytes(b"last week")
+    real = atomic._replace
+
+    def replace(tmp, path):
+        if Path(path).suffix == ".html":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp))
+        return real(tmp, path)
+
+    monkeypatch.setattr(atomic, "_replace", replace)
+    outcome = write_back(task, {"status": "ok", "error": "", "seconds": 1.0,
+                                "files": {"html": b"new", "executed": b"new", "followup": b"new"}})
+    assert outcome["status"] == "failed" and "outputs" not in outcome
+    assert "磁盘空间不足" in outcome["output_error"] and "haigang-shequ.html" in outcome["output_error"]
+    # the report and its executed copy stay as they were, together
+    assert Path(task["html"]).read_bytes() == b"last week"
+    assert Path(task["executed"]).read_bytes() == b"last week"
+    assert [p.name for p in Path(task["html"]).parent.iterdir()] == ["haigang-shequ.html"]  # no temp file left
