@@ -174,7 +174,10 @@ class DaskExecutor:
             raise ParameterError(f"Dask 工作节点 {'、'.join(sorted(threads))} 有多个线程，而每个工作进程只有一个内核",
                                  expected="用 dask worker --nthreads 1 启动工作节点（要更多并行就用 --nworkers N）")
         mine = worker_fingerprint()
-        found = self.client.run(worker_fingerprint, on_error="return")
+        try:
+            found = self.client.run(worker_fingerprint, on_error="return")
+        except Exception:  # a worker could not even load the function: no canvass there
+            found = dict.fromkeys(self.client.nthreads())
         other = sorted(addr for addr, fp in found.items() if fp != mine)
         if other:
             raise ParameterError(f"Dask 工作节点 {'、'.join(other)} 未安装 canvass，或其 canvass / 绘图库版本与本机不同",
