@@ -249,7 +249,7 @@ class DaskExecutor:
                 try:
                     res = remote.write_back(tasks[i], fut.result())
                 except KilledWorker:
-                    if queues[i].qsize() < remote.MAX_ATTEMPTS and submissions[i] <= remote.MAX_ATTEMPTS:
+                    if queues[i].qsize() < remote.MAX_ATTEMPTS and submissions[i] < remote.MAX_SUBMISSIONS:
                         ready.add(submit(i))
                         continue
                     res = remote.died_outcome()

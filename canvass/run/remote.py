@@ -169,6 +169,9 @@ def write_back(task: NotebookTask, result: dict) -> Outcome:
 # --- worker death: each task starts at most twice ----------------------------------------------
 
 MAX_ATTEMPTS = 2  # the first run and one retry
+# A task only queued on a worker that died (another task killed it) has not started: it is moved,
+# not retried. This bounds how often, so a cluster whose workers keep dying cannot loop forever.
+MAX_SUBMISSIONS = 6
 DIED = "运行该社区报告的 Dask 工作进程两次意外退出（已自动重试一次），未生成报告；请查看工作节点的日志和内存后重新运行"
 
 
