@@ -8,6 +8,10 @@ elsewhere a ``sitecustomize`` audit hook in every Python process of the worker (
 the kernels it starts) refuses any open or listing under it. Either way the test first proves
 the blindness on the workers, then checks that the cluster's outputs equal a local run's and
 that a worker dying mid-task is retried once, then marked failed.
+
+The local runs use ``InlineExecutor`` (conftest): the local executor's own task function, run in
+this process's warm kernel instead of spawned workers, which saves their start-up. The digest of
+a Dask run goes to the registry's local executor too, so it runs there as well.
 """
 
 from __future__ import annotations
