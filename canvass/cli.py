@@ -236,6 +236,38 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+DISTRICT_STATUS = {"ok": "完成", "partial": "部分社区失败", "failed": "失败", "reused": "沿用上次结果",
+                   "not run": "本周未生成"}
+
+
+def print_district(result, console) -> int:
+    """Print a district run: one line per sub-district, then where the district digest is."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    if result.week_chosen:
+        console.print(f"报告周：{result.week}（各街道数据中最近一个已结束的周；要看其他周请用 --week 指定）", markup=False)
+    table = Table(title=f"{result.week} {shown_text(result.name)} 各街道结果", box=box.ASCII)
+    for col in ("街道", "状态", "社区", "秒", "汇总"):
+        table.add_column(col)
+    for r in result.subdistricts:
+        status = DISTRICT_STATUS.get(r.status, r.status)
+        if r.error:
+            status += f"：{r.error}"
+        n = len(r.result.outcomes) if r.result is not None else ""
+        seconds = result.timings.get(r.slug)
+        table.add_row(*(Text(shown_text(v)) for v in (
+            r.name, status, str(n), f"{seconds:.1f}" if seconds is not None else "",
+            _shown(r.digest) if r.digest is not None and r.digest.is_file() else "—")))
+    console.print(table)
+    console.print(f"周报目录 index: {_shown(result.out_dir / 'index.html')}", markup=False)
+    console.print(f"全区汇总 district digest: {_shown(result.district)}", markup=False)
+    if result.exit_code:
+        console.print("部分街道或社区失败，见上表（其余报告和全区汇总已生成）。", style="yellow")
+    return result.exit_code
+
+
 def run_and_report(options, console) -> int:
     from rich import box
     from rich.progress import (
@@ -272,6 +304,10 @@ def run_and_report(options, console) -> int:
     finally:
         if finished:
             bar.stop()
+    from canvass.run.district import DistrictResult
+
+    if isinstance(result, DistrictResult):
+        return print_district(result, console)
     if result.week_chosen:
         console.print(f"报告周：{result.week}（数据中最近一个已结束的周；本周未结束，要看本周请用 --week 指定）",
                       markup=False)
