@@ -7,8 +7,10 @@ It generates (data/sample/generate.py, plain layouts) one sub-district of 5 and 
 communities, and a district folder of --subdistricts sub-districts of --communities each,
 all at --households per community, then times on the same week, once each:
   1. the single sub-district at N = 5 and N = 20 (run_reports.py --force);
-  2. the district (run_reports.py --data DISTRICT --force, the week chosen from the data as
-     on a Monday, which exercises the first pass that finds the common week).
+  2. the district (run_reports.py --data DISTRICT --force), on the same --week as the single
+     runs (so each community does the same work); with --default-week the week is chosen from
+     the data as on a Monday, which adds the first pass that finds the common week (the
+     generated data run three days into the next week, so that week is reported then).
 Peak memory is the PSS of the whole process tree (bench_batch.measure). Printed:
 total time, marginal seconds per community (N = 20: (T20 - T5) / 15; district:
 (T_district - T20) / (communities - 20)), and the district's T / communities beside T20 / 20.
@@ -58,6 +60,7 @@ def main() -> None:
     ap.add_argument("--households", type=int, default=1500)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--default-week", action="store_true", help="district run without --week (first pass)")
     args = ap.parse_args()
     import generate as gen
 
@@ -75,8 +78,9 @@ def main() -> None:
     if not (district / "district.yml").is_file():
         make_district(district, args.subdistricts, args.communities, args.households)
     total = args.subdistricts * args.communities
+    week = [] if args.default_week else ["--week", WEEK]
     seconds, peak = measure([PY, "run_reports.py", "--data", str(district), "--out", str(work / "out-district"),
-                             "--jobs", str(args.jobs), "--force"], env)
+                             "--jobs", str(args.jobs), "--force", *week], env)
     n20 = (single[20][0] - single[5][0]) / 15
     marginal = (seconds - single[20][0]) / (total - 20)
     print(f"district: {args.subdistricts} sub-districts x {args.communities} communities x {args.households} "

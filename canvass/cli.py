@@ -103,6 +103,27 @@ def run_check(options, console) -> int:
     return print_check_findings(cleaned.files, console)
 
 
+def run_check_district(options, console) -> int:
+    """--check on a district folder: each sub-district in turn under its own heading; the worst exit code."""
+    from canvass.district import load_district
+    from canvass.run.district import subdistrict_options
+
+    district = load_district(Path(options.data_dir))
+    console.print(f"检查区文件夹 {shown_text(options.data_dir)}（{shown_text(district.name)}，"
+                  f"{len(district.subdistricts)} 个街道）", markup=False)
+    code = 0
+    for i, sub in enumerate(district.subdistricts, 1):
+        console.print()
+        console.print(shown_text(f"==== {i}/{len(district.subdistricts)} {sub.name}（{sub.folder.name}）===="),
+                      markup=False, style="bold")
+        try:
+            code = max(code, run_check(subdistrict_options(options, district, sub), console))
+        except CanvassError as exc:
+            console.print(shown_text(f"错误 error: {exc.one_line()}"), markup=False, style="bold red")
+            code = max(code, exc.exit_code)
+    return code
+
+
 def print_credibility(cleaned, week: str, console) -> None:
     """Print one line per community: returns flagged as of W, by flag, and which flags could be checked."""
     from canvass import credibility
@@ -211,6 +232,10 @@ def _main(args, console) -> int:
                           f"再运行 --check 检查。", markup=False)
             return 0
         if args.check:
+            from canvass.district import is_district
+
+            if is_district(args.data):
+                return run_check_district(options, console)
             return run_check(options, console)
         return run_and_report(options, console)
     except CanvassError as exc:

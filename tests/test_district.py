@@ -316,3 +316,13 @@ def test_community_option_reruns_only_that_subdistrict(district_run, tmp_path, i
     assert (out / WEEK / "district_manifest.json").read_text(encoding="utf-8") != district_before
     code, printed = run(["--data", str(data), "--out", str(out), "--week", WEEK, "--community", "白鹭社区"])
     assert code == 2 and "东湖街道/白鹭社区" in printed
+
+
+def test_check_on_a_district_checks_each_subdistrict(district_run):
+    data, out, _, _ = district_run
+    code, printed = run(["--check", "--data", str(data), "--out", str(out)])
+    assert code == 2  # the worst of the sub-districts': 北岸街道's subdistrict.yml is an error
+    headings = re.findall(r"==== (\d)/4 (\S+)（", printed)
+    assert headings == [("1", "西岭街道"), ("2", "东湖街道"), ("3", "南浦街道"), ("4", "北岸街道")]
+    assert "colour" in printed.split("==== 4/4")[1]
+    assert "所有文件都已读懂" in printed.split("==== 2/4")[1].split("==== 3/4")[0]

@@ -317,7 +317,9 @@ def district_image(table: pd.DataFrame, district: str, week: str, subs: list[Sub
     weak = weakest_subdistricts(table, targets)
     problems += [f"{w['name']}：" + "、".join(f"{b['label']}差{b['gap']}个百分点" for b in w["behind"][:3]) for w in weak]
     parts = {"存在问题": problems} if problems else {}
-    return wechat.digest_image(table, district, week, parts=parts, banner=banner, footer=footer)
+    image = wechat.digest_image(table, district, week, parts=parts, banner=banner, footer=footer)
+    image.grid_title = "各街道达标情况"
+    return image
 
 
 def write_district_csv(table: pd.DataFrame, path: Path) -> None:

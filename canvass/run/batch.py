@@ -356,12 +356,29 @@ def run_batch(options: BatchOptions, progress=None):
     return result
 
 
-def run_subdistrict(options: BatchOptions, workers, progress=None, start_workers: bool = True) -> BatchResult:
-    """Run one sub-district's batch with the caller's lock and executor (``workers()`` returns it).
+@dataclass
+class SubdistrictWork:
+    """A sub-district prepared for its notebooks: the plan (cleaned tables already freed) and its paths."""
 
-    A district calls this once per sub-district with the one executor it shares among them.
+    plan: object
+    communities: list
+    files: list
+    previous: dict
+    manifest_path: Path
+    wdir: Path
+    idir: Path
+    n_rejects: int
+    staff_lists: dict
+    timings: dict
+    t_start: float
+
+
+def prepare_subdistrict(options: BatchOptions, workers, start_workers: bool = True) -> SubdistrictWork:
+    """Clean (or load), plan, and write the tables and images of one sub-district: all but its notebooks.
+
+    Runs in the batch process only (the executor is at most started), so a district can
+    prepare the next sub-district while the workers run this one's notebooks.
     """
-    from canvass.report.pages import write_index
     from canvass.run.plan import internal_root
 
     t_start = time.perf_counter()
@@ -392,9 +409,18 @@ def run_subdistrict(options: BatchOptions, workers, progress=None, start_workers
     plan.cleaned = None
     del cleaned
     release_memory()
+    return SubdistrictWork(plan, communities, files, previous, manifest_path, wdir, idir, n_rejects, staff_lists,
+                           timings, t_start)
 
+
+def finish_subdistrict(work: SubdistrictWork, workers, progress=None) -> BatchResult:
+    """Run (or reuse) a prepared sub-district's community notebooks and digest; write its index and manifest."""
+    from canvass.report.pages import write_index
+
+    plan, timings, wdir, idir = work.plan, work.timings, work.wdir, work.idir
+    communities = work.communities
     t = time.perf_counter()
-    outcomes = run_communities(plan, previous, workers, progress, communities)
+    outcomes = run_communities(plan, work.previous, workers, progress, communities)
     timings["communities"] = round(time.perf_counter() - t, 3)
     links = {c: f"communities/{plan.slugs[c]}.html" for c in communities
              if outcomes[c].get("status") in ("ok", "reused") and (wdir / "communities" / f"{plan.slugs[c]}.html").is_file()}
@@ -402,14 +428,21 @@ def run_subdistrict(options: BatchOptions, workers, progress=None, start_workers
     write_json(run_file, {"outcomes": outcomes, "links": links})
 
     t = time.perf_counter()
-    digest_outcome = run_digest(plan, outcomes, links, digest_task(plan, run_file, idir, wdir), manifest_path,
+    digest_outcome = run_digest(plan, outcomes, links, digest_task(plan, run_file, idir, wdir), work.manifest_path,
                                 workers)
     timings["digest"] = round(time.perf_counter() - t, 3)
-    write_index(out, config.name)
-    timings["total"] = round(time.perf_counter() - t_start, 3)
-    write_json(manifest_path, build_manifest(plan, files, outcomes, digest_outcome, n_rejects, staff_lists,
-                                             timings))
+    out = Path(plan.options.out_dir)
+    write_index(out, plan.config.name)
+    timings["total"] = round(time.perf_counter() - work.t_start, 3)
+    write_json(work.manifest_path, build_manifest(plan, work.files, outcomes, digest_outcome, work.n_rejects,
+                                                  work.staff_lists, timings))
     failed = [c for c, o in outcomes.items() if o.get("status") == "failed"]
     code = 1 if failed or digest_outcome.get("status") not in ("ok", "reused") else 0
     rejected = dict(zip(plan.metrics["community"], plan.metrics["rejected_rows"].astype(int)))
-    return BatchResult(week, chosen, out, wdir / "digest.html", outcomes, code, timings, plan.slugs, rejected)
+    return BatchResult(plan.week, plan.week_chosen, out, wdir / "digest.html", outcomes, code, timings, plan.slugs,
+                       rejected)
+
+
+def run_subdistrict(options: BatchOptions, workers, progress=None) -> BatchResult:
+    """Run one sub-district's batch with the caller's lock and executor (``workers()`` returns it)."""
+    return finish_subdistrict(prepare_subdistrict(options, workers), workers, progress)

@@ -62,33 +62,51 @@ def subdistrict_options(options: BatchOptions, district: District, sub: Subdistr
                    base_targets=dict(district.targets), communities=[], config_file=None)
 
 
-def first_pass(options: BatchOptions, district: District, failed: dict) -> tuple[dict, dict]:
-    """Clean (or load) each sub-district once; return ({slug: latest complete week}, {slug: communities}).
+def clean_once(options: BatchOptions) -> dict:
+    """Clean (or load) one sub-district and save its prepared cache; return its latest week and communities.
 
-    The prepared cache each one saves is what the second pass loads; a sub-district whose
-    input is bad goes into ``failed`` (slug → one-line message).
+    A task for the executor's worker processes (picklable, returns plain data): the first
+    pass cleans two sub-districts at a time while the kernels would otherwise sit idle.
     """
     from canvass.ingest.clean import clean_folder
     from canvass.metrics import latest_week
     from canvass.run.plan import prepared_location
     from canvass.run.store import load_cached, save_prepared
 
+    try:
+        config, prepared = prepared_location(options)
+        cleaned = load_cached(prepared)
+        if cleaned is None:
+            cleaned = clean_folder(Path(options.data_dir), config)
+            save_prepared(cleaned, prepared)
+    except (InputError, ConfigError) as exc:
+        return {"status": "failed", "error": exc.one_line()}
+    found = {"status": "ok", "week": latest_week(cleaned, options.today), "communities": list(cleaned.communities)}
+    del cleaned
+    release_memory()
+    return found
+
+
+def first_pass(options: BatchOptions, district: District, failed: dict, workers) -> tuple[dict, dict]:
+    """Clean (or load) each sub-district once; return ({slug: latest complete week}, {slug: communities}).
+
+    The prepared cache each one saves is what the second pass loads; a sub-district whose
+    input is bad goes into ``failed`` (slug → one-line message). On the local executor the
+    cleaning runs in its worker processes (they share this machine's disk); elsewhere here.
+    """
+    subs = list(district.subdistricts)
+    args = [subdistrict_options(options, district, sub) for sub in subs]
+    if options.executor == "local":
+        results = dict(workers().run(clean_once, args))
+    else:
+        results = {i: clean_once(a) for i, a in enumerate(args)}
     weeks, communities = {}, {}
-    for sub in district.subdistricts:
-        opts = subdistrict_options(options, district, sub)
-        try:
-            config, prepared = prepared_location(opts)
-            cleaned = load_cached(prepared)
-            if cleaned is None:
-                cleaned = clean_folder(Path(opts.data_dir), config)
-                save_prepared(cleaned, prepared)
-        except (InputError, ConfigError) as exc:
-            failed[sub.slug] = exc.one_line()
+    for i, sub in enumerate(subs):
+        res = results[i]
+        if res.get("status") != "ok":
+            failed[sub.slug] = res.get("error", "未知错误")
             continue
-        weeks[sub.slug] = latest_week(cleaned, options.today)
-        communities[sub.slug] = list(cleaned.communities)
-        del cleaned
-        release_memory()
+        weeks[sub.slug], communities[sub.slug] = res["week"], res["communities"]
     return weeks, communities
 
 
@@ -125,7 +143,7 @@ def select_communities(wanted: list[str], district: District, communities: dict)
 def run_district(options: BatchOptions, progress=None) -> DistrictResult:
     """Run every sub-district of a district folder and write the district digest (see the module docstring)."""
     from canvass.report import district as report
-    from canvass.run.batch import remove_stale_temp_files, run_subdistrict
+    from canvass.run.batch import remove_stale_temp_files
     from canvass.run.executors import make_executor
 
     t_start = time.perf_counter()
@@ -136,6 +154,7 @@ def run_district(options: BatchOptions, progress=None) -> DistrictResult:
     out = Path(options.out_dir)
     timings: dict = {}
     runs: list[SubdistrictRun] = []
+    weeks: dict = {}
     with OutputLock(out, wait=options.lock_wait):
         executor = None
 
@@ -152,8 +171,7 @@ def run_district(options: BatchOptions, progress=None) -> DistrictResult:
             chosen = options.week is None
             selection = None
             if chosen or options.communities:
-                workers()  # the kernels warm up while this process cleans
-                weeks, communities = first_pass(options, district, failed)
+                weeks, communities = first_pass(options, district, failed, workers)
                 timings["first_pass"] = round(time.perf_counter() - t_start, 3)
                 if options.communities:
                     selection = select_communities(options.communities, district, communities)
@@ -165,34 +183,7 @@ def run_district(options: BatchOptions, progress=None) -> DistrictResult:
                     raise InputError("各街道的数据中都没有已结束的一周（周日早于今天）的走访或问卷记录，无法自动确定报告周",
                                      file=str(options.data_dir), expected="用 --week 指定，如 --week 2023-W36")
                 week = max(found)
-            for sub in district.subdistricts:
-                opts = replace(subdistrict_options(options, district, sub), week=week)
-                if sub.slug in failed:
-                    runs.append(SubdistrictRun(sub.name, sub.slug, "failed", failed[sub.slug]))
-                    continue
-                if selection is not None and sub.slug not in selection:
-                    done = (opts.out_dir / week / "metrics.csv").is_file()
-                    runs.append(SubdistrictRun(sub.name, sub.slug, "reused" if done else "not run",
-                                               digest=opts.out_dir / week / "digest.html" if done else None))
-                    continue
-                if selection is not None:
-                    opts = replace(opts, communities=selection[sub.slug])
-
-                def sub_progress(community, outcome, _name=sub.name):
-                    if progress:
-                        progress(f"{_name}/{community}", outcome)
-
-                t = time.perf_counter()
-                try:
-                    result = run_subdistrict(opts, workers, sub_progress)
-                except (InputError, ConfigError) as exc:
-                    runs.append(SubdistrictRun(sub.name, sub.slug, "failed", exc.one_line()))
-                    continue
-                finally:
-                    timings[sub.slug] = round(time.perf_counter() - t, 3)
-                    release_memory()
-                runs.append(SubdistrictRun(sub.name, sub.slug, "ok" if result.exit_code == 0 else "partial",
-                                           result=result, digest=result.digest))
+            runs = run_subdistricts(options, district, week, failed, selection, workers, progress, timings)
 
             t = time.perf_counter()
             subs = [report.read_subdistrict(r.name, r.slug, r.status, r.error, out / r.slug, out / "internal" / r.slug,
@@ -225,6 +216,65 @@ def run_district(options: BatchOptions, progress=None) -> DistrictResult:
                 executor.close(abort=not ok)
     code = 0 if all(r.status in ("ok", "reused") for r in runs) else 1
     return DistrictResult(district.name, week, chosen, out, out / week / "district.html", runs, code, timings)
+
+
+def run_subdistricts(options: BatchOptions, district: District, week: str, failed: dict, selection: dict | None,
+                     workers, progress, timings: dict) -> list[SubdistrictRun]:
+    """Run each sub-district's pipeline; return their runs in display order.
+
+    Pipelined: while the workers run sub-district k's notebooks (a helper thread waits on
+    them), this thread cleans, plans and writes the tables and images of sub-district k+1,
+    so the batch process's serial work no longer leaves the workers idle. Only one thread
+    uses the executor at a time.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from canvass.run.batch import finish_subdistrict, prepare_subdistrict
+
+    runs: dict = {}
+
+    def collect(pending) -> None:
+        sub, future, t = pending
+        result = future.result()  # an OutputError (a shared file) ends the run here
+        timings[sub.slug] = round(timings[sub.slug] + result.timings.get("communities", 0)
+                                  + result.timings.get("digest", 0), 3)
+        runs[sub.slug] = SubdistrictRun(sub.name, sub.slug, "ok" if result.exit_code == 0 else "partial",
+                                        result=result, digest=result.digest)
+
+    pending = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="canvass-notebooks") as runner:
+        for sub in district.subdistricts:
+            opts = replace(subdistrict_options(options, district, sub), week=week)
+            if sub.slug in failed:
+                runs[sub.slug] = SubdistrictRun(sub.name, sub.slug, "failed", failed[sub.slug])
+                continue
+            if selection is not None and sub.slug not in selection:
+                done = (opts.out_dir / week / "metrics.csv").is_file()
+                runs[sub.slug] = SubdistrictRun(sub.name, sub.slug, "reused" if done else "not run",
+                                                digest=opts.out_dir / week / "digest.html" if done else None)
+                continue
+            if selection is not None:
+                opts = replace(opts, communities=selection[sub.slug])
+            t = time.perf_counter()
+            try:
+                work = prepare_subdistrict(opts, workers)
+            except (InputError, ConfigError) as exc:
+                runs[sub.slug] = SubdistrictRun(sub.name, sub.slug, "failed", exc.one_line())
+                continue
+            finally:
+                timings[sub.slug] = round(time.perf_counter() - t, 3)  # its own serial work
+                release_memory()
+
+            def sub_progress(community, outcome, _name=sub.name):
+                if progress:
+                    progress(f"{_name}/{community}", outcome)
+
+            if pending is not None:
+                collect(pending)
+            pending = (sub, runner.submit(finish_subdistrict, work, workers, sub_progress), t)
+        if pending is not None:
+            collect(pending)
+    return [runs[s.slug] for s in district.subdistricts]
 
 
 def write_district_index(out: Path, district: District, slugs: list[str]) -> None:
