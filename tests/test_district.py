@@ -193,6 +193,9 @@ def test_outputs_layout_and_no_personal_data_outside_internal(district_run):
     for slug in SLUGS.values():
         assert f'href="../{slug}/{WEEK}/digest.html"' in html
         assert (out / WEEK / f"../{slug}/{WEEK}/digest.html").resolve().is_file()
+        digest = (out / slug / WEEK / "digest.html").read_text(encoding="utf-8")
+        assert f'href="../../{WEEK}/district.html">← 返回全区' in digest  # and back up
+        assert (out / slug / WEEK / f"../../{WEEK}/district.html").resolve().is_file()
     # residents' names and phones from the fixture's registers, nowhere outside OUT/internal/
     secrets = set()
     for sub in SUBS:
@@ -282,6 +285,17 @@ def test_subdistrict_targets_precedence_in_the_run(district_run):
     assert targets["南浦街道"]["awareness"] == 0.8  # no targets in its subdistrict.yml: the district's
     assert targets["东湖街道"]["awareness"] == 0.95  # its own subdistrict.yml wins
     assert targets["南浦街道"]["support"] == 0.95  # built-in where neither sets one
+
+
+def test_minus_p_targets_reach_the_district_digest(tmp_path):
+    from canvass.district import District
+    from canvass.run.district import district_targets
+    from canvass.run.plan import BatchOptions
+
+    d = District(tmp_path, "海滨区", (), targets={"awareness": 0.8, "support": 0.95, "participation": 0.8,
+                                                 "satisfaction": 0.9, "garbage_sorting": 0.9, "coverage": 1.0})
+    got = district_targets(d, BatchOptions(params={"target_awareness": 0.6, "target_support": None}))
+    assert got["awareness"] == 0.6 and got["support"] == 0.95 and d.targets["awareness"] == 0.8
 
 
 def test_community_names_across_subdistricts(district_run):

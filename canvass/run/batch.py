@@ -281,7 +281,8 @@ def run_digest(plan, outcomes: dict, links: dict, task: NotebookTask, manifest_p
         {"prepared": plan.prepared_dir.name,
          "outcomes": {c: [o.get("status") in ("ok", "reused"), o.get("error"), o.get("key")] for c, o in outcomes.items()},
          "params": task["parameters"] | {"prepared_dir": "", "run_file": "", "metrics_file": ""},
-         "notebook": _file_hash(DIGEST_NB), "code": output_fingerprint(), "links": links},
+         "notebook": _file_hash(DIGEST_NB), "code": output_fingerprint(), "links": links,
+         **({"district_href": plan.options.district_href} if plan.options.district_href else {})},
         ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:24]
     prev = _previous_manifest(manifest_path).get("digest", {})
     if (not plan.options.force and prev.get("key") == key and prev.get("status") in ("ok", "reused")
@@ -425,7 +426,7 @@ def finish_subdistrict(work: SubdistrictWork, workers, progress=None) -> BatchRe
     links = {c: f"communities/{plan.slugs[c]}.html" for c in communities
              if outcomes[c].get("status") in ("ok", "reused") and (wdir / "communities" / f"{plan.slugs[c]}.html").is_file()}
     run_file = idir / "run.json"
-    write_json(run_file, {"outcomes": outcomes, "links": links})
+    write_json(run_file, {"outcomes": outcomes, "links": links, "district_href": plan.options.district_href})
 
     t = time.perf_counter()
     digest_outcome = run_digest(plan, outcomes, links, digest_task(plan, run_file, idir, wdir), work.manifest_path,

@@ -87,6 +87,17 @@ def clean_once(options: BatchOptions) -> dict:
     return found
 
 
+def district_targets(district: District, options: BatchOptions) -> dict:
+    """Return the targets the district digest judges on: district.yml's, then ``-p target_X``."""
+    from canvass.run.plan import TARGET_PARAMS
+
+    targets = dict(district.targets)
+    for k in TARGET_PARAMS:
+        if options.params.get(f"target_{k}") is not None:
+            targets[k] = float(options.params[f"target_{k}"])
+    return targets
+
+
 def first_pass(options: BatchOptions, district: District, failed: dict, workers) -> tuple[dict, dict]:
     """Clean (or load) each sub-district once; return ({slug: latest complete week}, {slug: communities}).
 
@@ -190,7 +201,8 @@ def run_district(options: BatchOptions, progress=None) -> DistrictResult:
                                             week) for r in runs]
             for r, s in zip(runs, subs):
                 r.status = s.status  # "not run" when it has no files for W
-            html, table = report.render_district(subs, district.name, week, district.targets,
+            targets = district_targets(district, options)
+            html, table = report.render_district(subs, district.name, week, targets,
                                                  sample_data=_is_sample(options))
             wdir = out / week
             report.write_district_csv(table, wdir / "district_metrics.csv")
@@ -198,7 +210,7 @@ def run_district(options: BatchOptions, progress=None) -> DistrictResult:
             if len(table):
                 from canvass.report import wechat
                 banner = "示例数据：由项目自带的模拟数据生成，不代表真实情况。" if _is_sample(options) else ""
-                wechat.render(report.district_image(table, district.name, week, subs, district.targets, banner),
+                wechat.render(report.district_image(table, district.name, week, subs, targets, banner),
                               wdir / "district.png")
             write_district_index(out, district, [r.slug for r in runs])
             timings["district_digest"] = round(time.perf_counter() - t, 3)
@@ -206,7 +218,7 @@ def run_district(options: BatchOptions, progress=None) -> DistrictResult:
             write_json(wdir / "district_manifest.json", {
                 "district": district.name, "week": week, "week_chosen_automatically": chosen,
                 "data_dir": str(Path(options.data_dir).resolve()), "config_file": district.source,
-                "targets": district.targets, "overrides": options.params,
+                "targets": targets, "overrides": options.params,
                 "subdistricts": [{"name": r.name, "slug": r.slug, "status": r.status, "error": r.error}
                                  for r in runs],
                 "timings": timings})
@@ -244,7 +256,8 @@ def run_subdistricts(options: BatchOptions, district: District, week: str, faile
     pending = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="canvass-notebooks") as runner:
         for sub in district.subdistricts:
-            opts = replace(subdistrict_options(options, district, sub), week=week)
+            opts = replace(subdistrict_options(options, district, sub), week=week,
+                           district_href=f"../../{week}/district.html")  # from OUT/<slug>/W/digest.html
             if sub.slug in failed:
                 runs[sub.slug] = SubdistrictRun(sub.name, sub.slug, "failed", failed[sub.slug])
                 continue

@@ -126,6 +126,8 @@ class BatchOptions:
     internal_dir: Path | None = None
     # A district's targets, under the sub-district's own subdistrict.yml targets (None: built-in).
     base_targets: dict | None = None
+    # The sub-district digest's link up to the district digest (a district run sets it).
+    district_href: str | None = None
 
 
 def internal_root(options: BatchOptions) -> Path:
