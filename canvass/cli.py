@@ -103,6 +103,27 @@ def run_check(options, console) -> int:
     return print_check_findings(cleaned.files, console)
 
 
+def run_check_district(options, console) -> int:
+    """--check on a district folder: each sub-district in turn under its own heading; the worst exit code."""
+    from canvass.district import load_district
+    from canvass.run.district import subdistrict_options
+
+    district = load_district(Path(options.data_dir))
+    console.print(f"检查区文件夹 {shown_text(options.data_dir)}（{shown_text(district.name)}，"
+                  f"{len(district.subdistricts)} 个街道）", markup=False)
+    code = 0
+    for i, sub in enumerate(district.subdistricts, 1):
+        console.print()
+        console.print(shown_text(f"==== {i}/{len(district.subdistricts)} {sub.name}（{sub.folder.name}）===="),
+                      markup=False, style="bold")
+        try:
+            code = max(code, run_check(subdistrict_options(options, district, sub), console))
+        except CanvassError as exc:
+            console.print(shown_text(f"错误 error: {exc.one_line()}"), markup=False, style="bold red")
+            code = max(code, exc.exit_code)
+    return code
+
+
 def print_credibility(cleaned, week: str, console) -> None:
     """Print one line per community: returns flagged as of W, by flag, and which flags could be checked."""
     from canvass import credibility
@@ -211,6 +232,10 @@ def _main(args, console) -> int:
                           f"再运行 --check 检查。", markup=False)
             return 0
         if args.check:
+            from canvass.district import is_district
+
+            if is_district(args.data):
+                return run_check_district(options, console)
             return run_check(options, console)
         return run_and_report(options, console)
     except CanvassError as exc:
@@ -234,6 +259,38 @@ def _shown(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+DISTRICT_STATUS = {"ok": "完成", "partial": "部分社区失败", "failed": "失败", "reused": "沿用上次结果",
+                   "not run": "本周未生成"}
+
+
+def print_district(result, console) -> int:
+    """Print a district run: one line per sub-district, then where the district digest is."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    if result.week_chosen:
+        console.print(f"报告周：{result.week}（各街道数据中最近一个已结束的周；要看其他周请用 --week 指定）", markup=False)
+    table = Table(title=f"{result.week} {shown_text(result.name)} 各街道结果", box=box.ASCII)
+    for col in ("街道", "状态", "社区", "秒", "汇总"):
+        table.add_column(col)
+    for r in result.subdistricts:
+        status = DISTRICT_STATUS.get(r.status, r.status)
+        if r.error:
+            status += f"：{r.error}"
+        n = len(r.result.outcomes) if r.result is not None else ""
+        seconds = result.timings.get(r.slug)
+        table.add_row(*(Text(shown_text(v)) for v in (
+            r.name, status, str(n), f"{seconds:.1f}" if seconds is not None else "",
+            _shown(r.digest) if r.digest is not None and r.digest.is_file() else "—")))
+    console.print(table)
+    console.print(f"周报目录 index: {_shown(result.out_dir / 'index.html')}", markup=False)
+    console.print(f"全区汇总 district digest: {_shown(result.district)}", markup=False)
+    if result.exit_code:
+        console.print("部分街道或社区失败，见上表（其余报告和全区汇总已生成）。", style="yellow")
+    return result.exit_code
 
 
 def run_and_report(options, console) -> int:
@@ -272,6 +329,10 @@ def run_and_report(options, console) -> int:
     finally:
         if finished:
             bar.stop()
+    from canvass.run.district import DistrictResult
+
+    if isinstance(result, DistrictResult):
+        return print_district(result, console)
     if result.week_chosen:
         console.print(f"报告周：{result.week}（数据中最近一个已结束的周；本周未结束，要看本周请用 --week 指定）",
                       markup=False)

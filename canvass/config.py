@@ -104,17 +104,22 @@ def _str_list(value, where: str, source: str) -> tuple[str, ...]:
     return tuple(nfkc(str(v)) for v in value)
 
 
-def parse_config(raw: object, source: str) -> Config:
-    """Return a Config from parsed YAML, naming any unknown key or bad value."""
+def parse_config(raw: object, source: str, base_targets: dict | None = None) -> Config:
+    """Return a Config from parsed YAML, naming any unknown key or bad value.
+
+    ``base_targets`` are the targets a key the file does not set falls back to (a district's
+    ``district.yml``); without it, the built-in defaults.
+    """
+    base = dict(DEFAULT_TARGETS if base_targets is None else base_targets)
     if raw is None:
-        return Config(source=source)
+        return Config(source=source, targets=base)
     if not isinstance(raw, dict):
         _fail("文件内容应为键值对（YAML 映射）", source)
     unknown = sorted(str(k) for k in raw if k not in _KNOWN_KEYS)
     if unknown:
         _fail(f"未知的配置项 unknown key(s): {', '.join(unknown)}", source,
               "、".join(sorted(_KNOWN_KEYS)))
-    kw: dict = {"source": source}
+    kw: dict = {"source": source, "targets": dict(base)}
     if "name" in raw:
         if not isinstance(raw["name"], str) or not raw["name"].strip():
             _fail("name 应为街道名称文字", source)
@@ -126,7 +131,7 @@ def parse_config(raw: object, source: str) -> Config:
     if "targets" in raw:
         t = _known_mapping(raw["targets"], "targets", TARGET_KEYS, source, "{awareness: 0.95, …}",
                            "指标 unknown target(s)")
-        targets = dict(DEFAULT_TARGETS)
+        targets = dict(base)
         targets.update({k: _rate(v, f"targets.{k}", source) for k, v in t.items()})
         kw["targets"] = targets
     if "overdue_days" in raw:
@@ -297,13 +302,21 @@ def _parse_real_export_keys(raw: dict, source: str, kw: dict) -> None:
         kw["assessment_date"] = _date(raw["assessment_date"], "assessment_date", source)
 
 
-def load_config(data_dir: Path, config_file: Path | None = None) -> Config:
-    """Return the Config from ``config_file`` or ``data_dir/subdistrict.yml`` (defaults if absent)."""
+def load_config(data_dir: Path, config_file: Path | None = None, base_targets: dict | None = None) -> Config:
+    """Return the Config from ``config_file`` or ``data_dir/subdistrict.yml`` (defaults if absent).
+
+    ``base_targets``: the district's targets, which the file's own ``targets`` override key by key.
+    """
     path = config_file if config_file is not None else data_dir / "subdistrict.yml"
     if config_file is not None and not path.is_file():
         raise ConfigError("配置文件不存在", file=str(path))
     if not path.is_file():
-        return Config()
+        return Config() if base_targets is None else Config(targets=dict(base_targets))
+    return parse_config(read_yaml(path), str(path), base_targets)
+
+
+def read_yaml(path: Path):
+    """Return a YAML file's content; a file that is not UTF-8 or not YAML is a ConfigError naming the line."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError:
@@ -314,4 +327,4 @@ def load_config(data_dir: Path, config_file: Path | None = None) -> Config:
         raise ConfigError(f"不是有效的 YAML：{problem}", file=str(path),
                           row=(mark.line + 1) if mark is not None else None,
                           expected="“键: 值” 形式，如 name: 人民路街道；列表写作 [甲, 乙]") from None
-    return parse_config(raw, str(path))
+    return raw

@@ -106,12 +106,12 @@ def digest_context(week: str | None, data_dir: str, prepared_dir: str | None = N
     cleaned = load_prepared(prepared, columns=DIGEST_COLUMNS)
     resolved = _targets(cleaned, targets or {})
     history = _history(prepared, w, resolved, overdue_days, metrics_file)
-    outcomes, links = {}, {}
+    outcomes, links, up = {}, {}, None
     if run_file:
         run = json.loads(Path(run_file).read_text(encoding="utf-8"))
-        outcomes, links = run.get("outcomes", {}), run.get("links", {})
+        outcomes, links, up = run.get("outcomes", {}), run.get("links", {}), run.get("district_href")
     return views.digest_view(cleaned, w, resolved, history, overdue_days,
-                              outcomes=outcomes, links=links, sample_data=is_sample(data_dir))
+                              outcomes=outcomes, links=links, sample_data=is_sample(data_dir), district_href=up)
 
 
 def reset_state() -> None:

@@ -278,11 +278,12 @@ class DigestView:
     partial_until: dt.date | None = None
     credibility: dict = field(default_factory=lambda: dict(DEFAULT_CREDIBILITY))
     assessment_date: dt.date | None = None
+    district_href: str | None = None  # up to the district digest, when run as part of a district
 
 
 def digest_view(cleaned: Cleaned, week: str, targets: dict, history: pd.DataFrame, overdue_days: int | None = None,
                 outcomes: dict | None = None, links: dict | None = None, sample_data: bool = False,
-                today: dt.date | None = None) -> DigestView:
+                today: dt.date | None = None, district_href: str | None = None) -> DigestView:
     """Return the sub-district digest view of week W (every community; numbers from ``history``)."""
     overdue = cleaned.config.overdue_days if overdue_days is None else overdue_days
     monday, sunday = (pd.Timestamp(d) for d in week_bounds(week))
@@ -301,4 +302,4 @@ def digest_view(cleaned: Cleaned, week: str, targets: dict, history: pd.DataFram
         cleanups=cleanups, grid_pace=grid_pace(cleaned, week, weeks[0]), has_activities=cleaned.activities is not None,
         has_shops=cleaned.shops is not None, gaps=rate_gaps(cleaned.files),
         partial_until=partial_week_until(cleaned, week, today), credibility=dict(cleaned.config.credibility),
-        assessment_date=cleaned.config.assessment_date)
+        assessment_date=cleaned.config.assessment_date, district_href=district_href)

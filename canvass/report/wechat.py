@@ -45,6 +45,7 @@ class LongImage:
     pace: list = field(default_factory=list)  # one line per community
     parts: dict = field(default_factory=dict)  # 本周工作 / 存在问题 / 下步打算 → [lines]
     footer: str = ""
+    grid_title: str = "各社区达标情况"  # a district's image lists its sub-districts
 
     def texts(self) -> list[str]:
         """Return every string the image will draw, as laid out (for privacy scans)."""
@@ -172,7 +173,7 @@ def layout(image: LongImage) -> _Canvas:
     c.y += rows * (tile_h + gap) + 20
     # community × rate grid
     if image.grid_rows:
-        c.text(MARGIN, "各社区达标情况", 32, weight="bold")
+        c.text(MARGIN, image.grid_title, 32, weight="bold")
         c.y += 52
         name_w = 200
         cell_w = (WIDTH_PX - 2 * MARGIN - name_w) / max(1, len(image.grid_header))

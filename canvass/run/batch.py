@@ -283,7 +283,8 @@ def run_digest(plan, outcomes: dict, links: dict, task: NotebookTask, manifest_p
         {"prepared": plan.prepared_dir.name,
          "outcomes": {c: [o.get("status") in ("ok", "reused"), o.get("error"), o.get("key")] for c, o in outcomes.items()},
          "params": task["parameters"] | {"prepared_dir": "", "run_file": "", "metrics_file": ""},
-         "notebook": _file_hash(DIGEST_NB), "code": output_fingerprint(), "links": links},
+         "notebook": _file_hash(DIGEST_NB), "code": output_fingerprint(), "links": links,
+         **({"district_href": plan.options.district_href} if plan.options.district_href else {})},
         ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:24]
     prev = _previous_manifest(manifest_path).get("digest", {})
     if (not plan.options.force and prev.get("key") == key and prev.get("status") in ("ok", "reused")
@@ -323,18 +324,22 @@ def build_manifest(plan, files: list, outcomes: dict, digest_outcome: dict, n_re
     }
 
 
-def run_batch(options: BatchOptions, progress=None) -> BatchResult:
+def run_batch(options: BatchOptions, progress=None):
     """Run the whole weekly batch; ``progress(community, outcome)`` is called as each finishes.
 
     clean (or load the cache) → plan → tables and images → community notebooks → digest → index
-    → manifest, under one lock; every file is written atomically.
+    → manifest, under one lock; every file is written atomically. A district folder
+    (canvass/district.py) runs each of its sub-districts so, and returns a DistrictResult.
     """
-    from canvass.report.pages import write_index
+    from canvass.district import is_district
+
+    if is_district(Path(options.data_dir)):
+        from canvass.run.district import run_district
+
+        return run_district(options, progress)
     from canvass.run.executors import make_executor
 
-    t_start = time.perf_counter()
     out = Path(options.out_dir)
-    timings: dict = {}
     with OutputLock(out, wait=options.lock_wait):
         executor = None
 
@@ -346,49 +351,101 @@ def run_batch(options: BatchOptions, progress=None) -> BatchResult:
 
         ok = False
         try:
-            config, prepared = prepared_location(options)
-            cleaned = load_cached(prepared)  # None when missing or damaged (then discarded)
-            cached = cleaned is not None
-            if not cached:
-                workers()  # start (and warm) the kernels while this process cleans the inputs
-                cleaned = clean_folder(Path(options.data_dir), config)
-            timings["clean"] = round(time.perf_counter() - t_start, 3)
-            timings["clean_cached"] = cached
-            week, chosen = choose_week(options, cleaned)
-            plan = plan_batch(options, config, cleaned, week, chosen, prepared)
-            timings.update(plan.timings)
-            wdir, idir = out / week, out / "internal" / week
-            manifest_path = wdir / "manifest.json"
-            remove_stale_temp_files(out)
-            previous = _previous_outcomes(manifest_path)
-            n_rejects, staff_lists = write_tables(plan, wdir, idir, timings)
-            # The notebooks read their own slices: free the cleaned tables before they run.
-            communities, files = list(cleaned.communities), list(cleaned.files)
-            plan.cleaned = None
-            del cleaned
-            release_memory()
-
-            t = time.perf_counter()
-            outcomes = run_communities(plan, previous, workers, progress, communities)
-            timings["communities"] = round(time.perf_counter() - t, 3)
-            links = {c: f"communities/{plan.slugs[c]}.html" for c in communities
-                     if outcomes[c].get("status") in ("ok", "reused") and (wdir / "communities" / f"{plan.slugs[c]}.html").is_file()}
-            run_file = idir / "run.json"
-            write_json(run_file, {"outcomes": outcomes, "links": links})
-
-            t = time.perf_counter()
-            digest_outcome = run_digest(plan, outcomes, links, digest_task(plan, run_file, idir, wdir), manifest_path,
-                                        workers)
-            timings["digest"] = round(time.perf_counter() - t, 3)
-            write_index(out, config.name)
-            timings["total"] = round(time.perf_counter() - t_start, 3)
-            write_json(manifest_path, build_manifest(plan, files, outcomes, digest_outcome, n_rejects, staff_lists,
-                                                     timings))
+            result = run_subdistrict(options, workers, progress)
             ok = True
         finally:
             if executor is not None:
                 executor.close(abort=not ok)
+    return result
+
+
+@dataclass
+class SubdistrictWork:
+    """A sub-district prepared for its notebooks: the plan (cleaned tables already freed) and its paths."""
+
+    plan: object
+    communities: list
+    files: list
+    previous: dict
+    manifest_path: Path
+    wdir: Path
+    idir: Path
+    n_rejects: int
+    staff_lists: dict
+    timings: dict
+    t_start: float
+
+
+def prepare_subdistrict(options: BatchOptions, workers, start_workers: bool = True) -> SubdistrictWork:
+    """Clean (or load), plan, and write the tables and images of one sub-district: all but its notebooks.
+
+    Runs in the batch process only (the executor is at most started), so a district can
+    prepare the next sub-district while the workers run this one's notebooks.
+    """
+    from canvass.run.plan import internal_root
+
+    t_start = time.perf_counter()
+    out = Path(options.out_dir)
+    internal = internal_root(options)
+    timings: dict = {}
+    config, prepared = prepared_location(options)
+    cleaned = load_cached(prepared)  # None when missing or damaged (then discarded)
+    cached = cleaned is not None
+    if not cached:
+        if start_workers:
+            workers()  # start (and warm) the kernels while this process cleans the inputs
+        cleaned = clean_folder(Path(options.data_dir), config)
+    timings["clean"] = round(time.perf_counter() - t_start, 3)
+    timings["clean_cached"] = cached
+    week, chosen = choose_week(options, cleaned)
+    plan = plan_batch(options, config, cleaned, week, chosen, prepared)
+    timings.update(plan.timings)
+    wdir, idir = out / week, internal / week
+    manifest_path = wdir / "manifest.json"
+    remove_stale_temp_files(out)
+    if not internal.is_relative_to(out):
+        remove_stale_temp_files(internal)
+    previous = _previous_outcomes(manifest_path)
+    n_rejects, staff_lists = write_tables(plan, wdir, idir, timings)
+    # The notebooks read their own slices: free the cleaned tables before they run.
+    communities, files = list(cleaned.communities), list(cleaned.files)
+    plan.cleaned = None
+    del cleaned
+    release_memory()
+    return SubdistrictWork(plan, communities, files, previous, manifest_path, wdir, idir, n_rejects, staff_lists,
+                           timings, t_start)
+
+
+def finish_subdistrict(work: SubdistrictWork, workers, progress=None) -> BatchResult:
+    """Run (or reuse) a prepared sub-district's community notebooks and digest; write its index and manifest."""
+    from canvass.report.pages import write_index
+
+    plan, timings, wdir, idir = work.plan, work.timings, work.wdir, work.idir
+    communities = work.communities
+    t = time.perf_counter()
+    outcomes = run_communities(plan, work.previous, workers, progress, communities)
+    timings["communities"] = round(time.perf_counter() - t, 3)
+    links = {c: f"communities/{plan.slugs[c]}.html" for c in communities
+             if outcomes[c].get("status") in ("ok", "reused") and (wdir / "communities" / f"{plan.slugs[c]}.html").is_file()}
+    run_file = idir / "run.json"
+    write_json(run_file, {"outcomes": outcomes, "links": links, "district_href": plan.options.district_href})
+
+    t = time.perf_counter()
+    digest_outcome = run_digest(plan, outcomes, links, digest_task(plan, run_file, idir, wdir), work.manifest_path,
+                                workers)
+    timings["digest"] = round(time.perf_counter() - t, 3)
+    out = Path(plan.options.out_dir)
+    write_index(out, plan.config.name)
+    timings["total"] = round(time.perf_counter() - work.t_start, 3)
+    write_json(work.manifest_path, build_manifest(plan, work.files, outcomes, digest_outcome, work.n_rejects,
+                                                  work.staff_lists, timings))
     failed = [c for c, o in outcomes.items() if o.get("status") == "failed"]
     code = 1 if failed or digest_outcome.get("status") not in ("ok", "reused") else 0
     rejected = dict(zip(plan.metrics["community"], plan.metrics["rejected_rows"].astype(int)))
-    return BatchResult(week, chosen, out, wdir / "digest.html", outcomes, code, timings, plan.slugs, rejected)
+    return BatchResult(plan.week, plan.week_chosen, out, wdir / "digest.html", outcomes, code, timings, plan.slugs,
+                       rejected)
+
+
+def run_subdistrict(options: BatchOptions, workers, progress=None) -> BatchResult:
+    """Run one sub-district's batch with the caller's lock and executor (``workers()`` returns it)."""
+    return finish_subdistrict(prepare_subdistrict(options, workers), workers, progress)

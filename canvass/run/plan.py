@@ -121,6 +121,18 @@ class BatchOptions:
     today: dt.date | None = None
     # The notebook each community report runs; tests point it at fixtures (tests/notebooks/).
     community_notebook: Path = COMMUNITY_NB
+    # Where personal data goes (default OUT/internal); a district puts each sub-district's
+    # under OUT/internal/<slug> while its shareable files go to OUT/<slug>.
+    internal_dir: Path | None = None
+    # A district's targets, under the sub-district's own subdistrict.yml targets (None: built-in).
+    base_targets: dict | None = None
+    # The sub-district digest's link up to the district digest (a district run sets it).
+    district_href: str | None = None
+
+
+def internal_root(options: BatchOptions) -> Path:
+    """Return the folder of the run's personal data (never forwarded)."""
+    return Path(options.internal_dir) if options.internal_dir is not None else Path(options.out_dir) / "internal"
 
 
 @dataclass
@@ -162,9 +174,12 @@ def prepared_location(options: BatchOptions) -> tuple[Config, Path]:
     so an existing one holds exactly what cleaning these inputs would produce.
     """
     data_dir = check_data_folder(Path(options.data_dir))
-    config = load_config(data_dir, options.config_file)
-    cache = Path(options.out_dir) / "internal" / ".cache" / "prepared"
-    return config, cache / input_fingerprint(data_dir, options.config_file)
+    config = load_config(data_dir, options.config_file, options.base_targets)
+    cache = internal_root(options) / ".cache" / "prepared"
+    key = input_fingerprint(data_dir, options.config_file)
+    if options.base_targets is not None:  # the district's targets are part of the configuration
+        key += "-" + hashlib.sha256(json.dumps(options.base_targets, sort_keys=True).encode()).hexdigest()[:8]
+    return config, cache / key
 
 
 def load_and_clean(options: BatchOptions, use_cache: bool = True) -> tuple[Config, Cleaned]:
@@ -205,7 +220,8 @@ def plan_batch(options: BatchOptions, config: Config, cleaned: Cleaned, week: st
     # The one computation of every number shown: the notebooks read it from history_file.
     history = metrics_over_weeks(cleaned, week, targets, overdue)
     metrics = week_rows(history, week)
-    history_file = out / "internal" / week / "metrics_history.parquet"
+    internal = internal_root(options)
+    history_file = internal / week / "metrics_history.parquet"
     slugs = assign_slugs(list(cleaned.communities))
     if not (prepared / "meta.json").is_file():
         save_prepared(cleaned, prepared)
@@ -231,9 +247,9 @@ def plan_batch(options: BatchOptions, config: Config, cleaned: Cleaned, week: st
             "kind": "community", "community": community, "slug": slug, "week": week,
             "notebook": str(notebook), "parameters": params,
             "timeout": options.timeout, "warm": options.warm,
-            "executed": str(out / "internal" / week / "notebooks" / f"{slug}.ipynb"),
+            "executed": str(internal / week / "notebooks" / f"{slug}.ipynb"),
             "html": str(out / week / "communities" / f"{slug}.html"),
-            "followup": str(out / "internal" / week / "followup" / f"{slug}.xlsx"),
+            "followup": str(internal / week / "followup" / f"{slug}.xlsx"),
             "prepared_dir": str(prepared), "title": f"{community} 创城入户宣传周报 {format_week_cn(week)}",
             "key": hashlib.sha256(key_src.encode()).hexdigest()[:24],
         })

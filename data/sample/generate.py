@@ -340,8 +340,9 @@ def phone_number(rng):
     return f"1{rng.choice('3456789')}{rng.randrange(10 ** 9):09d}"
 
 
-def community_names(n):
-    names = BASE_COMMUNITIES[:n]
+def community_names(n, base=None):
+    base = BASE_COMMUNITIES if base is None else list(base)
+    names = base[:n]
     for i in range(max(0, n - len(BASE_COMMUNITIES))):
         rnd = i // len(EXTRA_WORDS)
         names.append(EXTRA_WORDS[i % len(EXTRA_WORDS)] + (cn_num(rnd) if rnd else "") + "社区")
@@ -349,9 +350,9 @@ def community_names(n):
     return names
 
 
-def make_profiles(n, households, seed):
+def make_profiles(n, households, seed, base_names=None):
     out = []
-    for i, name in enumerate(community_names(n)):
+    for i, name in enumerate(community_names(n, base_names)):
         if name in BASE_PROFILES:
             H, cov, resp, rates, rent, online = BASE_PROFILES[name]
         else:
@@ -1686,21 +1687,28 @@ def _clear(out_dir: Path):
         y.unlink()
 
 
-def _write_yml(out_dir: Path, names, cal, grids=None):
-    doc = {"name": SUBDISTRICT, "communities": list(names), "campaign_start": cal.start,
+def _write_yml(out_dir: Path, names, cal, grids=None, name=SUBDISTRICT, targets=True):
+    doc = {"name": name, "communities": list(names), "campaign_start": cal.start,
            "targets": dict(TARGETS), "overdue_days": 7, "assessment_date": ASSESSMENT_DATE,
            "credibility": dict(CREDIBILITY)}
+    if not targets:  # a district's sub-district that takes district.yml's targets
+        del doc["targets"]
     if grids:
         doc["grids"] = grids
-    text = ("# 人民路街道 sample configuration (fake data, written by generate.py)\n"
+    text = (f"# {name} sample configuration (fake data, written by generate.py)\n"
             + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, default_flow_style=None, width=200))
     (out_dir / "subdistrict.yml").write_text(text, encoding="utf-8")
 
 
 def generate(out_dir: Path, n_communities: int = 5, households: int | None = None,
              seed: int = 20230904, first_week="2023-W32", last_week="2023-W37",
-             messy: bool = True, real_layout: bool = False) -> dict:
+             messy: bool = True, real_layout: bool = False, name: str = SUBDISTRICT,
+             communities: list | None = None, targets: bool = True) -> dict:
     """Write the sample data folder into out_dir and return a small summary.
+
+    ``name`` and ``communities`` give the sub-district and its first community names other
+    spellings (a district's sub-districts; further communities get the generated names);
+    ``targets=False`` leaves ``targets`` out of subdistrict.yml.
 
     With ``real_layout``, 修竹社区's registry and surveys are written in the layouts of
     contract section 9 (a one-community ledger without 社区/网格 columns, grids in
@@ -1717,18 +1725,18 @@ def generate(out_dir: Path, n_communities: int = 5, households: int | None = Non
     out_dir.mkdir(parents=True, exist_ok=True)
     _clear(out_dir)
     cal = Calendar(first_week, last_week)
-    profiles = make_profiles(n_communities, households, seed)
+    profiles = make_profiles(n_communities, households, seed, communities)
     names = [p.name for p in profiles]
     if real_layout and REAL_LAYOUT_COMMUNITY not in names:
         raise ValueError(f"real_layout needs {REAL_LAYOUT_COMMUNITY} among the communities (at least 5)")
-    _write_yml(out_dir, names, cal)
+    _write_yml(out_dir, names, cal, name=name, targets=targets)
     out = Output(out_dir)
     per_community = {}
     for prof in profiles:
         cm = Community(prof, cal, seed, messy)
         cm.real_layout = real_layout and prof.name == REAL_LAYOUT_COMMUNITY
         if cm.real_layout:
-            _write_yml(out_dir, names, cal, grids={prof.name: real_layout_grids(cm)})
+            _write_yml(out_dir, names, cal, grids={prof.name: real_layout_grids(cm)}, name=name, targets=targets)
         if messy:
             other = names[1] if prof.name == names[0] and len(names) > 1 else names[0]
             if other == prof.name:
