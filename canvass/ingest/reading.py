@@ -98,7 +98,8 @@ def read_kind(data_dir: Path, kind: str, config: Config):
     for path in list_input_files(folder):
         rel = path.relative_to(data_dir).as_posix()
         before = _stamp(path, rel)
-        sheet = read_sheet(path, rel)
+        sheet = read_sheet(path, rel, head_check=lambda head, rel=rel: find_header_row(
+            head.itertuples(index=False), spec, config.aliases, rel))
         record = FileRecord(kind, rel, _sha256(path))
         if _stamp(path, rel) != before:
             raise InputError("文件在读取过程中被修改（可能还在复制或保存中） (file changed while read)", file=rel,
