@@ -134,7 +134,7 @@ def max_sheet_bytes() -> int:
 
 
 MAX_SHEET_CELLS_ENV = "CANVASS_MAX_SHEET_CELLS"
-DEFAULT_MAX_SHEET_CELLS = 30_000_000  # 1M survey rows x 30 columns; a sheet's used range, blank cells included
+DEFAULT_MAX_SHEET_CELLS = 10_000_000  # 500,000 rows x 20 columns; a sheet's used range, blank cells included
 HEAD_ROWS = 10  # = headers.HEADER_SCAN_ROWS: the header is in the first ten rows
 
 
