@@ -460,16 +460,17 @@ def test_a_workbook_without_a_header_is_refused_after_its_first_rows(tmp_path, m
     assert converted == [10]  # the first ten rows, never the 300
 
 
-def test_an_input_file_held_open_by_another_program_is_one_clear_line(tmp_path, monkeypatch):
+@pytest.mark.parametrize("when", ["read_bytes", "open"])  # reading the cells, hashing the bytes
+def test_an_input_file_held_open_by_another_program_is_one_clear_line(tmp_path, monkeypatch, when):
     data = make_folder(tmp_path / "data")
     held = write_csv(data / "households" / "h.csv", [REGISTRY_HEADER, *REGISTRY_ROWS])
-    real = Path.read_bytes
+    real = getattr(Path, when)
 
-    def read_bytes(self):  # what Windows does while Excel has the file open
+    def refuse(self, *args, **kwargs):  # what Windows does while Excel has the file open
         if self == held:
             raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+        return real(self, *args, **kwargs)
+    monkeypatch.setattr(Path, when, refuse)
     with pytest.raises(InputError) as info:
         clean_folder(data, Config())
     line = info.value.one_line()
