@@ -729,3 +729,24 @@ def test_out_of_range_dates_are_bad_dates(tmp_path):
               issues=[issue(status="已办结", resolved="9999-12-31")])
     assert reasons(c, "visits/v.csv") == {2: "bad date", 3: "bad date"}
     assert reasons(c, "issues/i.csv") == {2: "bad date"}
+
+
+def test_raw_cells_built_in_arrow_are_the_json_staff_get(tmp_path):
+    """clean.raw_json spells a row's cells as json.dumps(..., ensure_ascii=False) would."""
+    import numpy as np
+
+    from canvass.ingest.clean import _raw_column, raw_json
+
+    headers = ["社区", " ", "社区", '问"题\\', "说明"]  # a blank header, a repeated one, quote and backslash
+    cells = [["甲社区", "a\tb", "乙社区", 'say "hi" \\ ok', "一\n二\x01"], ["", "", "", "", ""]]
+    first = r'{"社区": "乙社区", "列2": "a\tb", "问\"题\\": "say \"hi\" \\ ok", "说明": "一\n二\u0001"}'
+    blank = '{"社区": "", "列2": "", "问\\"题\\\\": "", "说明": ""}'
+    assert json.loads(first) == {"社区": "乙社区", "列2": "a\tb", '问"题\\': 'say "hi" \\ ok', "说明": "一\n二\x01"}
+    for dtype in (object, "str"):  # workbook cells are Python strings, CSV cells Arrow strings
+        body = pd.DataFrame(cells, dtype=dtype)
+        body.attrs["first_excel_row"] = 2
+        assert raw_json(headers, body, np.array([1, 0])).to_pylist() == [blank, first]
+        # rows not wanted are "", rows of each file's run get their own file's cells
+        col = _raw_column(np.array(["f", "f", "g", "f"]), np.array([2, 3, 3, 2]), np.array([True, False, True, True]),
+                          {"f": (headers, body), "g": (headers, body)}, pd.RangeIndex(4))
+        assert col.tolist() == [first, "", blank, first]

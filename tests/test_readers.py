@@ -380,6 +380,106 @@ def test_inflating_workbook_is_refused_before_it_is_parsed(tmp_path, monkeypatch
     assert info.value.file == "surveys/bomb.xlsx" and "CANVASS_MAX_SHEET_MB" in str(info.value)
 
 
+def _workbook(path: Path, rows) -> Path:
+    book = openpyxl.Workbook()
+    for r in rows:
+        book.active.append(r)
+    book.save(path)
+    return path
+
+
+@pytest.mark.parametrize("ext", [".xlsx", ".xls"])
+def test_a_sheet_with_more_cells_than_the_limit_is_refused_naming_file_and_limit(tmp_path, monkeypatch, ext):
+    rows = [REGISTRY_HEADER] + [REGISTRY_ROWS[0]] * 19  # 20 rows x 6 columns = 120 cells
+    if ext == ".xlsx":
+        path = _workbook(tmp_path / "big.xlsx", rows)
+    else:
+        import xlwt
+        book = xlwt.Workbook(encoding="utf-8")
+        sheet = book.add_sheet("s")
+        for r, row in enumerate(rows):
+            for c, v in enumerate(row):
+                sheet.write(r, c, v)
+        path = tmp_path / "big.xls"
+        book.save(str(path))
+    monkeypatch.setenv("CANVASS_MAX_SHEET_CELLS", "119")
+    with pytest.raises(InputError) as info:
+        read_sheet(path, f"households/big{ext}")
+    line = info.value.one_line()
+    assert "20 行 × 6 列 = 120 个单元格，超过上限 119" in line and "CANVASS_MAX_SHEET_CELLS" in line
+    assert info.value.file == f"households/big{ext}"
+    monkeypatch.setenv("CANVASS_MAX_SHEET_CELLS", "120")  # at the limit it is read
+    assert read_sheet(path, f"households/big{ext}").cells.shape == (20, 6)
+
+
+def _sheet_xlsx(path: Path, sheet_data: str) -> Path:
+    """Write a workbook whose one sheet's <sheetData> is ``sheet_data`` (hand-made XML)."""
+    import zipfile
+
+    small = _workbook(path.with_name("small.xlsx"), [["x"]])
+    with zipfile.ZipFile(small) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in src.namelist():
+            z.writestr(name, src.read(name) if name != "xl/worksheets/sheet1.xml" else
+                       '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                       f"<sheetData>{sheet_data}</sheetData></worksheet>")
+    return path
+
+
+@pytest.mark.parametrize("sheet_data, words", [
+    # one far cell: calamine would hold the whole 20 x 1,000,000 grid (0.65 GiB for this 1 KB file)
+    ('<row r="1"><c r="A1"><v>1</v></c></row><row r="1000000"><c r="T1000000"><v>1</v></c></row>',
+     "1,000,000 行 × 20 列 = 20,000,000 个单元格"),
+    ('<row r="1"><c r="XFD1"><v>1</v></c></row><row r="9"><c r="A9"><v>1</v></c></row>',
+     "9 行 × 16,384 列 = 147,456 个单元格"),
+    ("<row>" + "<c><v>1</v></c>" * 1200 + "</row>", "1,200 个单元格"),  # cells without references
+])
+def test_a_sheet_is_measured_before_calamine_parses_it(tmp_path, monkeypatch, sheet_data, words):
+    import python_calamine
+
+    path = _sheet_xlsx(tmp_path / "bomb.xlsx", sheet_data)
+    opened = []
+    monkeypatch.setattr(python_calamine, "CalamineWorkbook", type("Spy", (), {"from_path": opened.append}))
+    monkeypatch.setenv("CANVASS_MAX_SHEET_CELLS", "1000")
+    with pytest.raises(InputError) as info:
+        read_sheet(path, "surveys/bomb.xlsx")
+    assert words in info.value.one_line() and "超过上限 1,000" in info.value.one_line()
+    assert opened == []  # refused from the streamed XML, before calamine built its grid
+
+
+def test_a_workbook_without_a_header_is_refused_after_its_first_rows(tmp_path, monkeypatch):
+    from canvass.ingest import readers
+
+    data = make_folder(tmp_path / "data")
+    _workbook(data / "surveys" / "no_header.xlsx", [[i, i * 2, "x"] for i in range(300)])
+    converted = []
+    real = readers._rows_to_frame
+    monkeypatch.setattr(readers, "_rows_to_frame", lambda rows: converted.append(len(rows)) or real(rows))
+    with pytest.raises(InputError, match="找不到.*表头") as info:
+        clean_folder(data, Config())
+    assert info.value.file == "surveys/no_header.xlsx"
+    assert converted == [10]  # the first ten rows, never the 300
+
+
+@pytest.mark.parametrize("when", ["read_bytes", "open"])  # reading the cells, hashing the bytes
+def test_an_input_file_held_open_by_another_program_is_one_clear_line(tmp_path, monkeypatch, when):
+    data = make_folder(tmp_path / "data")
+    held = write_csv(data / "households" / "h.csv", [REGISTRY_HEADER, *REGISTRY_ROWS])
+    real, opened = Path.open, []
+
+    def refuse(self, *args, **kwargs):  # what Windows does while Excel has the file open
+        if self == held:
+            opened.append(self)  # read_bytes opens it first, then the hash
+            if len(opened) == (1 if when == "read_bytes" else 2):
+                raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(InputError) as info:
+        clean_folder(data, Config())
+    line = info.value.one_line()
+    assert info.value.file == "households/h.csv" and "文件正被其他程序占用" in line and "关闭 Excel" in line
+    assert "\n" not in line
+
+
 def test_file_changing_while_read_is_an_input_error(tmp_path, monkeypatch):
     from canvass.config import Config
     from canvass.ingest import clean, reading
@@ -390,8 +490,8 @@ def test_file_changing_while_read_is_an_input_error(tmp_path, monkeypatch):
     target.write_text("社区,网格,地址\n甲社区,1,1-1-101\n", encoding="utf-8")
     real = reading.read_sheet
 
-    def copying_still(path, rel):  # staff still copying: the file grows while it is read
-        cells = real(path, rel)
+    def copying_still(path, rel, **kw):  # staff still copying: the file grows while it is read
+        cells = real(path, rel, **kw)
         with path.open("a", encoding="utf-8") as fh:
             fh.write("甲社区,1,1-1-102\n")
         return cells

@@ -6,8 +6,9 @@ one-line message in their words, the previous outputs unchanged, no temp file le
 run that completes. A shared output (metrics, rejects, digest, index, manifest) that cannot be
 written ends the run (exit 2); one community's files fail only that community (exit 1).
 
-Runs are in-process (``cli.main`` with ``InlineExecutor``) on the tiny fixture, starting from a
-copy of one module-wide first run.
+Runs are in-process (``cli.main`` with ``InlineExecutor``) on the tiny fixture (with a shops file
+and a 包户人 column, so every per-community workbook is written), starting from a copy of one
+module-wide first run.
 """
 
 from __future__ import annotations
@@ -38,18 +39,29 @@ SHARED = {
     "metrics.xlsx": f"{W}/metrics.xlsx",
     "metrics history": f"internal/{W}/metrics_history.parquet",
     "rejects.csv": f"internal/{W}/rejects.csv",
-    "fix list": f"internal/{W}/fix/haigang-shequ.xlsx",
+    "flags.csv": f"internal/{W}/flags.csv",
+    "collectors.xlsx": f"internal/{W}/collectors.xlsx",
+    "digest image": f"{W}/digest.png",
     "run.json": f"internal/{W}/run.json",
     "digest.html": f"{W}/digest.html",
     "digest notebook": f"internal/{W}/notebooks/digest.ipynb",
     "index.html": "index.html",
     "manifest.json": f"{W}/manifest.json",
 }
+# One community's own files: written before its notebook (to-fix, staff workbooks, WeChat image)
+# or by its notebook task (report, executed notebook, follow-up list; --force makes it run).
 COMMUNITY = {
+    "fix list": f"internal/{W}/fix/haigang-shequ.xlsx",
+    "back-check list": f"internal/{W}/backcheck/haigang-shequ.xlsx",
+    "issues list": f"internal/{W}/issues/haigang-shequ.xlsx",
+    "shops list": f"internal/{W}/shops/haigang-shequ.xlsx",
+    "responsible list": f"internal/{W}/responsible/haigang-shequ.xlsx",
+    "community image": f"{W}/communities/haigang-shequ.png",
     "community html": f"{W}/communities/haigang-shequ.html",
     "community notebook": f"internal/{W}/notebooks/haigang-shequ.ipynb",
     "follow-up list": f"internal/{W}/followup/haigang-shequ.xlsx",
 }
+BY_NOTEBOOK = ("community html", "community notebook", "follow-up list")
 # Written again on every run with a time stamp inside (workbooks, executed notebooks, outcomes).
 STAMPED = ("*.xlsx", "*.ipynb", f"internal/{W}/run.json")
 
@@ -79,10 +91,20 @@ def first_run(tmp_path_factory, _inline_kernel):
 
     root = tmp_path_factory.mktemp("write-faults")
     shutil.copytree(TINY, root / "data")
+    registry = root / "data" / "households" / "住户台账.csv"
+    lines = registry.read_text(encoding="utf-8").splitlines()
+    registry.write_text("\n".join([lines[0] + ",包户人", *(ln + ",张三" for ln in lines[1:])]) + "\n", encoding="utf-8")
+    (root / "data" / "shops").mkdir()
+    (root / "data" / "shops" / "门前三包巡查记录.csv").write_text(
+        "巡查日期,社区,商铺名称,巡查结果,存在问题,处理措施,整改期限,责任书\n"
+        "2023-09-12,海港社区,海港小卖部,不合格,占道经营,限期整改,2023-09-20,是\n"
+        "2023-09-12,修竹社区,修竹面馆,合格,,,,是\n", encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(executors.EXECUTORS, "local", InlineExecutor)
         code = cli.main(["--data", str(root / "data"), "--out", str(root / "out"), "--week", W, "--jobs", "1"])
     assert code == 0
+    for target in (*SHARED.values(), *COMMUNITY.values()):  # every site is really written
+        assert (root / "out" / target).is_file(), target
     return root / "data", root / "out"
 
 
@@ -145,12 +167,14 @@ def test_a_community_whose_files_cannot_be_written_fails_alone(previous, monkeyp
     target = COMMUNITY[site]
     before = _files(out)
     hits = _fail_writes_to(monkeypatch, out, target, errno.EACCES)
-    code, shown = _run(data, out, capsys, "--force")
+    # Files written before the notebooks are written on every run; the others when it runs.
+    force = site in BY_NOTEBOOK
+    code, shown = _run(data, out, capsys, *(("--force",) if force else ()))
     assert hits == [target], hits
     assert code == 1, shown
     failed = [ln for ln in shown.splitlines() if "[失败] 海港社区" in ln]
     assert len(failed) == 1 and "没有写入权限" in failed[0] and str(out / target) in failed[0], shown
-    assert "[完成] 修竹社区" in shown and "内部错误" not in shown
+    assert ("[完成] 修竹社区" if force else "[沿用] 修竹社区") in shown and "内部错误" not in shown, shown
     digest = (out / W / "digest.html").read_text(encoding="utf-8")
     assert "报告生成失败" in digest and "海港社区" in digest
     _check_unchanged(before, _files(out), target, (f"{W}/manifest.json", f"{W}/digest.html"))

@@ -252,4 +252,5 @@ def duration_seconds(values: pd.Series) -> pd.Series:
 
 def client_text(values: pd.Series) -> pd.Series:
     """Return the client address: the text before any ``(`` (``1.2.3.4(浙江-杭州)`` → ``1.2.3.4``)."""
-    return values.str.split("(", n=1).str[0].str.strip()
+    # Perf: one regex in Arrow; ``str.split`` made a Python list per row (~0.3 GiB at 1M rows).
+    return values.str.replace(r"\([\s\S]*", "", regex=True).str.strip()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from canvass.config import Config
@@ -26,6 +27,7 @@ from canvass.ingest.cleaners import (
 from canvass.ingest.reading import _settle_community, read_kind
 from canvass.ingest.records import Cleaned
 from canvass.ingest.validate import REJECT_COLUMNS, _col, _empty
+from canvass.memory import release_memory
 from canvass.vocab import reason_text
 
 # --- reading -----------------------------------------------------------------------
@@ -146,7 +148,7 @@ def clean_folder(data_dir: Path, config: Config) -> Cleaned:
     data_dir = check_data_folder(data_dir)
     read = {kind: read_kind(data_dir, kind, config) for kind in kinds.KINDS}
     files = [r for kind in kinds.KINDS for r in read[kind][1]]
-    raws = {k: v for kind in kinds.KINDS for k, v in read[kind][2].items()}
+    raws = {kind: read[kind][2] for kind in kinds.KINDS}  # kind → file → (headers, body)
 
     _settle_community(read["households"][0], "households", config, _registry_communities(read["households"][0], config))
     households, rej_h = clean_households(read["households"][0], config)
@@ -160,21 +162,27 @@ def clean_folder(data_dir: Path, config: Config) -> Cleaned:
     for kind in ("visits", "surveys", "issues"):
         _settle_community(read[kind][0], kind, config, order)
     registry = set(households["key"])
-    # Each kind's read frames are dropped once it is cleaned: memory holds one kind's copy at a time.
+    # Each kind's read frames and raw sheets are dropped once it is cleaned and its rejects
+    # have their raw cells: memory holds one kind's copy at a time.
     read["households"] = None
+    rej_h = _with_raw(rej_h, raws, "households")
     visits, rej_v = clean_visits(read.pop("visits")[0], known, registry)
+    rej_v = _with_raw(rej_v, raws, "visits")
     surveys, rej_s = clean_surveys(read.pop("surveys")[0], known, registry, config)
+    attach_survey_raw(surveys, raws["surveys"])
+    rej_s = _with_raw(rej_s, raws, "surveys")
+    release_memory()
     issues, rej_i = clean_issues(read.pop("issues")[0], known, config)
+    rej_i = _with_raw(rej_i, raws, "issues")
     optional, rej_o = {}, []
     for kind, cleaner in (("activities", clean_activities), ("shops", clean_shops)):
         if (data_dir / kind).is_dir():
             _settle_community(read[kind][0], kind, config, order)
             optional[kind], rej = cleaner(read.pop(kind)[0], known)
-            rej_o.append(rej)
+            rej_o.append(_with_raw(rej, raws, kind))
     parts = [r for r in (rej_h, rej_v, rej_s, rej_i, *rej_o) if len(r)]
-    rejects = pd.concat(parts, ignore_index=True) if parts else _empty(REJECT_COLUMNS + ["kind", "date", "household"])
-    rejects = attach_raw(rejects, raws)
-    surveys = attach_survey_raw(surveys, raws)
+    rejects = (pd.concat(parts, ignore_index=True) if parts
+               else attach_raw(_empty(REJECT_COLUMNS + ["kind", "date", "household"]), {}))
     per_file = rejects["file"].value_counts() if len(rejects) else {}
     for record in files:
         record.rejected_rows = int(per_file.get(record.file, 0)) if len(rejects) else 0
@@ -182,37 +190,109 @@ def clean_folder(data_dir: Path, config: Config) -> Cleaned:
                    optional.get("activities"), optional.get("shops"))
 
 
+def _with_raw(rejects: pd.DataFrame, raws: dict, kind: str) -> pd.DataFrame:
+    """Return one kind's rejects with their raw cells, and drop that kind's raw sheets."""
+    return attach_raw(rejects, raws.pop(kind))
+
+
 def attach_survey_raw(surveys: pd.DataFrame, raws: dict) -> pd.DataFrame:
-    """Return surveys with ``raw`` filled for returns that a later one could supersede.
+    """Fill ``raw`` (in place; also returned) for returns that a later one could supersede.
 
     Only a return with a later one from the same household can ever be superseded (in some
     report week), so only those rows keep their original cells (for rejects.csv); a
     household's latest return never needs them. The raw sheets can then be freed.
+
+    Perf: at 1M returns most rows are such repeats; their JSON is built column-wise in Arrow
+    (``raw_json``), one file at a time. A Python dict and ``json.dumps`` per row took the
+    process from 1.4 to 3.1 GiB and ~10 s.
     """
-    surveys = surveys.copy()
-    surveys["raw"] = ""
+    raw = None
     if len(surveys):
         named = ~surveys["anonymous"].astype(bool)
         latest = (surveys[named].sort_values(["submitted_at", "order"], kind="stable")
                   .drop_duplicates("key", keep="last").index)
-        repeated = named & ~surveys.index.isin(latest)
+        repeated = (named & ~surveys.index.isin(latest)).to_numpy()
         if repeated.any():
-            filled = attach_raw(surveys.loc[repeated, ["file", "row"]].assign(reason=""), raws)
-            surveys.loc[repeated, "raw"] = filled["raw"]
+            raw = _raw_column(surveys["file"].to_numpy(), surveys["row"].to_numpy(), repeated, raws, surveys.index)
+    surveys["raw"] = raw if raw is not None else pd.Series("", index=surveys.index, dtype=object)
     return surveys
+
+
+def _raw_column(files: np.ndarray, rows: np.ndarray, wanted: np.ndarray, raws: dict, index) -> pd.Series:
+    """Return an object column: the raw cells' JSON where ``wanted``, else "".
+
+    Built in Arrow one run of rows from the same file at a time (the surveys: one per file);
+    rows not wanted cost no text.
+    """
+    import pyarrow as pa
+
+    n = len(files)
+    starts = np.r_[0, np.flatnonzero(files[1:] != files[:-1]) + 1] if n else np.zeros(0, np.int64)
+    chunks = []
+    for a, b in zip(starts, np.r_[starts[1:], n]):
+        w = wanted[a:b]
+        if w.any():
+            headers, body = raws[files[a]]
+            chunks.append(raw_json(headers, body, rows[a:b] - body.attrs["first_excel_row"], w))
+        else:
+            chunks.append(pa.array(np.full(b - a, "", dtype=object), type=pa.large_string()))
+    # Python strings in the end (as many bytes as Arrow's UTF-8 for this text): selecting rows of
+    # an object column copies pointers, where an Arrow column copies its text each time a week's
+    # returns or rejects are taken (+0.8 GiB per week_view at 1M rows).
+    cells = [chunks.pop(0).to_numpy(zero_copy_only=False) for _ in range(len(chunks))]
+    return pd.Series(np.concatenate(cells) if cells else np.empty(0, object), index=index, dtype=object)
+
+
+def raw_json(headers: list, body: pd.DataFrame, positions: np.ndarray, wanted: np.ndarray | None = None):
+    """Return (an Arrow string array) the JSON object of each given body row's cells by header.
+
+    The same text as ``json.dumps(dict(zip(headers, cells)), ensure_ascii=False)``: a blank
+    header is ``列<n>``; a repeated header keeps its first place and its last column's value.
+    Rows not ``wanted`` are "" (built as nulls: no text is made for them).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.large_string()
+    hdr = [str(h).strip() or f"列{i + 1}" for i, h in enumerate(headers)]
+    last = {h: i for i, h in enumerate(hdr)}  # dict order: first place; value: last column
+    parts: list = []
+    for n, (h, col) in enumerate(last.items()):
+        parts.append(pa.scalar(("{" if n == 0 else ", ") + json.dumps(h, ensure_ascii=False) + ': "', text))
+        values = _json_escaped(body.iloc[positions, col])
+        if n == 0 and wanted is not None:
+            values = pc.if_else(pa.array(wanted), values, pa.scalar(None, text))
+        parts.append(values)
+        parts.append(pa.scalar('"', text))
+    if not parts:
+        return pa.array(np.where(wanted if wanted is not None else True, "{}", ""), type=text)
+    parts.append(pa.scalar("}", text))
+    joined = pc.binary_join_element_wise(*parts, pa.scalar("", text))  # a null part makes the row null
+    return joined if wanted is None else pc.fill_null(joined, pa.scalar("", text))
+
+
+_CONTROL = {chr(c): json.dumps(chr(c))[1:-1] for c in range(32)}
+
+
+def _json_escaped(values: pd.Series):
+    """Return the values as Arrow strings escaped for inside a JSON string (as json.dumps does)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(values.map(str) if values.dtype == object else values, type=pa.large_string())
+    arr = pc.replace_substring(arr, "\\", "\\\\")
+    arr = pc.replace_substring(arr, '"', '\\"')
+    if pc.any(pc.match_substring_regex(arr, "[\\x00-\\x1f]")).as_py():
+        for char, escaped in _CONTROL.items():
+            arr = pc.replace_substring(arr, char, escaped)
+    return arr
 
 
 def attach_raw(rejects: pd.DataFrame, raws: dict) -> pd.DataFrame:
     """Return rejects with ``raw`` (original cells as JSON) and ``说明`` filled in."""
     rejects = rejects.copy()
-    raw = pd.Series("", index=rejects.index, dtype=object)
-    for file, grp in rejects.groupby("file", sort=False):
-        headers, body = raws[file]
-        hdr = [str(h).strip() or f"列{i + 1}" for i, h in enumerate(headers)]
-        positions = grp["row"].to_numpy() - body.attrs["first_excel_row"]
-        vals = body.iloc[positions].to_numpy()
-        raw.loc[grp.index] = [json.dumps(dict(zip(hdr, map(str, r))), ensure_ascii=False) for r in vals]
-    rejects["raw"] = raw
+    rejects["raw"] = _raw_column(rejects["file"].to_numpy(), rejects["row"].to_numpy(),
+                                 np.ones(len(rejects), bool), raws, rejects.index)
     kinds_of = rejects["kind"] if "kind" in rejects else [None] * len(rejects)
     rejects["说明"] = ([reason_text(r, k) for r, k in zip(rejects["reason"], kinds_of)]
                      if len(rejects) else pd.Series(dtype=object))

@@ -21,7 +21,11 @@ READERS: dict = {}
 
 
 def reader(*extensions):
-    """Register a function reading ``Path -> DataFrame of text cells`` for extensions."""
+    """Register a function reading ``(Path, file, head_check) -> DataFrame of text cells`` for extensions.
+
+    ``head_check`` (or None) is called with a sheet's first rows before the rest is turned into
+    Python cells: a workbook without the header it needs is refused at the cost of its first rows.
+    """
     def wrap(func):
         for ext in extensions:
             READERS[ext] = func
@@ -57,8 +61,10 @@ def decode_csv_bytes(data: bytes, file: str) -> str:
 
 
 @reader(".csv")
-def read_csv(path: Path, file: str) -> pd.DataFrame:
-    """Return a CSV file's cells as text, rows in file order (records, as Excel counts them)."""
+def read_csv(path: Path, file: str, head_check=None) -> pd.DataFrame:
+    """Return a CSV file's cells as text, rows in file order (records, as Excel counts them).
+
+    CSV text is parsed into Arrow strings: memory in proportion to the file, no ``head_check`` needed."""
     text = decode_csv_bytes(path.read_bytes(), file)
     head = list(csv.reader(io.StringIO("\n".join(text.splitlines()[:50]))))
     width = max((len(r) for r in head), default=1) or 1
@@ -127,6 +133,32 @@ def max_sheet_bytes() -> int:
         return DEFAULT_MAX_SHEET_MB * 1024 * 1024
 
 
+MAX_SHEET_CELLS_ENV = "CANVASS_MAX_SHEET_CELLS"
+DEFAULT_MAX_SHEET_CELLS = 10_000_000  # 500,000 rows x 20 columns; a sheet's used range, blank cells included
+HEAD_ROWS = 10  # = headers.HEADER_SCAN_ROWS: the header is in the first ten rows
+
+
+def max_sheet_cells() -> int:
+    """Return the most cells (rows x columns of the used range) a sheet may have (CANVASS_MAX_SHEET_CELLS)."""
+    import os
+    try:
+        return int(float(os.environ.get(MAX_SHEET_CELLS_ENV, DEFAULT_MAX_SHEET_CELLS)))
+    except ValueError:
+        return DEFAULT_MAX_SHEET_CELLS
+
+
+def _check_cells(file: str, rows: int, cols: int, cells: int | None = None) -> None:
+    """Refuse a sheet whose used range (or ``cells`` counted) is beyond the cell limit."""
+    limit = max_sheet_cells()
+    if max(rows * cols, cells or 0) > limit:
+        size = (f"{rows:,} 行 × {cols:,} 列 = {rows * cols:,} 个单元格" if rows * cols >= (cells or 0)
+                else f"{cells:,} 个单元格")
+        raise InputError(f"工作表有 {size}，超过上限 {limit:,}，未读取 "
+                         f"(sheet has too many cells)", file=file,
+                         expected=f"删除多余的空行空列（或只保留需要的工作表和行）后另存；确需读取时设环境变量 "
+                                  f"{MAX_SHEET_CELLS_ENV}（如 {MAX_SHEET_CELLS_ENV}={limit * 4}）")
+
+
 def _too_big(file: str, size: int) -> InputError:
     limit = max_sheet_bytes() // (1024 * 1024)
     return InputError(f"工作簿解压后的表格数据有 {size // (1024 * 1024)} MB，超过上限 {limit} MB，未读取 "
@@ -136,28 +168,94 @@ def _too_big(file: str, size: int) -> InputError:
 
 
 def _check_xlsx_size(path: Path, file: str) -> None:
-    """Refuse a workbook whose sheets inflate beyond the limit, before any of it is parsed."""
+    """Refuse a workbook whose sheets inflate beyond the limits, before calamine parses any of it.
+
+    calamine holds a sheet as a dense grid (about 70 bytes a cell while loading): a 1 KB sheet
+    with one cell at T1000000 took 0.65 GiB. So each sheet's XML is streamed once (constant
+    memory) for its extent and cell count (``_sheet_extent``) and checked against the cell limit.
+    """
     import zipfile
+    import zlib
     try:
         with zipfile.ZipFile(path) as z:
-            size = sum(i.file_size for i in z.infolist()
-                       if i.filename.startswith(("xl/worksheets/", "xl/sharedStrings")))
-    except (zipfile.BadZipFile, OSError):
-        return  # calamine reports damage in its own words
-    if size > max_sheet_bytes():
-        raise _too_big(file, size)
+            infos = [i for i in z.infolist() if i.filename.startswith(("xl/worksheets/", "xl/sharedStrings"))]
+            size = sum(i.file_size for i in infos)
+            if size > max_sheet_bytes():
+                raise _too_big(file, size)
+            for info in infos:
+                if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
+                    _check_cells(file, *_sheet_extent(z, info))
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError):
+        return  # calamine reports damage (or a password) in its own words
 
 
-def _read_xlsx(path: Path, file: str) -> pd.DataFrame:
-    """An Office Open XML workbook (a ZIP), read with calamine."""
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def _sheet_extent(z, info) -> tuple[int, int, int]:
+    """Return (last row, last column, cells written, at most) of a sheet's XML, read in 1 MB pieces.
+
+    Rows come in order, so the last ``<row r=`` of a piece is its last row. References beyond
+    column Z (``AA1``, ``XFD1``) are found by two regexes, the widest by comparing their letters;
+    single letters by looking for ``r="Z``, ``r="Y`` … in the piece. About 50 MB/s."""
+    import re
+
+    two, three = re.compile(rb'r="([A-Z]{2})[0-9]'), re.compile(rb'r="([A-Z]{3})[0-9]')
+    row_ref = re.compile(rb'<row\s[^>]*?r="(\d+)"')
+    last_row, last_col, cells, carry = 0, 0, 0, b""
+    with z.open(info) as fh:
+        while True:
+            piece = fh.read(1 << 20)
+            data = carry + piece
+            cut = data.rfind(b">") + 1 if piece else len(data)  # no tag is split at a '>'
+            block, carry = data[:cut], data[cut:]
+            cells += block.count(b"</c>") + block.count(b"/>")  # cells with a value, empty ones (an upper bound)
+            if b'r="' in block:
+                widest = max(three.findall(block), default=b"") or max(two.findall(block), default=b"")
+                if not widest:  # single letters: the last one present, Z first
+                    widest = next((bytes([c]) for c in range(90, 64, -1) if b'r="%c' % c in block), b"")
+                last_col = max(last_col, _column_number(widest) if widest else 0)
+                at = block.rfind(b"<row")
+                found = row_ref.findall(block[at:]) if at >= 0 else []
+                last_row = max([last_row, *(int(r) for r in found)])
+            if not piece:
+                break
+    # With references the grid is last row x last column; the count is for a sheet without them.
+    return last_row, last_col, 0 if last_row and last_col else cells
+
+
+def _head_then_rows(sheet_rows, head_check):
+    """Yield a sheet's rows once its first rows passed ``head_check``; ``sheet_rows(n)`` reads n rows (None: all)."""
+    if head_check is not None:
+        head = sheet_rows(HEAD_ROWS)
+        if any(any(c not in (None, "") for c in r) for r in head):
+            head_check(_rows_to_frame(head))
+    return sheet_rows(None)
+
+
+def _read_xlsx(path: Path, file: str, head_check=None) -> pd.DataFrame:
+    """An Office Open XML workbook (a ZIP), read with calamine.
+
+    Limits before the cells become Python values (about 100 bytes each): the sheets' XML size
+    (``_check_xlsx_size``), each sheet's used range (``_check_cells``) and its header rows."""
     from python_calamine import CalamineWorkbook
 
     _check_xlsx_size(path, file)
+
+    def sheets(book):
+        for i in range(len(book.sheet_names)):
+            sheet = book.get_sheet_by_index(i)
+            _check_cells(file, sheet.height, sheet.width)
+            yield _head_then_rows(lambda n, s=sheet: s.to_python(skip_empty_area=False, nrows=n), head_check)
+
     try:
         book = CalamineWorkbook.from_path(str(path))
-        rows = _first_nonempty(book.get_sheet_by_index(i).to_python(skip_empty_area=False)
-                               for i in range(len(book.sheet_names)))
-    except (KeyboardInterrupt, SystemExit):
+        rows = _first_nonempty(sheets(book))
+    except (KeyboardInterrupt, SystemExit, InputError):
         raise
     except BaseException as exc:  # calamine raises, and on some damage panics (a BaseException)
         detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
@@ -165,7 +263,7 @@ def _read_xlsx(path: Path, file: str) -> pd.DataFrame:
     return _rows_to_frame(rows)
 
 
-def _read_xls(path: Path, file: str) -> pd.DataFrame:
+def _read_xls(path: Path, file: str, head_check=None) -> pd.DataFrame:
     """An Excel 97-2003 workbook (问卷星's download), read with xlrd.
 
     xlrd is pure Python: a damaged compound file raises an error instead of aborting
@@ -178,9 +276,9 @@ def _read_xls(path: Path, file: str) -> pd.DataFrame:
     try:
         book = xlrd.open_workbook(str(path), on_demand=True, logfile=io.StringIO())  # no console chatter
 
-        def sheet_rows(sheet):
+        def sheet_rows(sheet, n=None):
             out = []
-            for r in range(sheet.nrows):
+            for r in range(sheet.nrows if n is None else min(n, sheet.nrows)):
                 row = []
                 for cell in sheet.row(r):
                     if cell.ctype == xlrd.XL_CELL_DATE:
@@ -194,8 +292,14 @@ def _read_xls(path: Path, file: str) -> pd.DataFrame:
                 out.append(row)
             return out
 
-        rows = _first_nonempty(sheet_rows(book.sheet_by_index(i)) for i in range(book.nsheets))
-    except (KeyboardInterrupt, SystemExit, MemoryError):
+        def sheets():
+            for i in range(book.nsheets):
+                sheet = book.sheet_by_index(i)
+                _check_cells(file, sheet.nrows, sheet.ncols)
+                yield _head_then_rows(lambda n, s=sheet: sheet_rows(s, n), head_check)
+
+        rows = _first_nonempty(sheets())
+    except (KeyboardInterrupt, SystemExit, MemoryError, InputError):
         raise
     except Exception as exc:
         detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
@@ -204,24 +308,26 @@ def _read_xls(path: Path, file: str) -> pd.DataFrame:
 
 
 @reader(".xlsx", ".xlsm", ".xls")
-def read_workbook(path: Path, file: str) -> pd.DataFrame:
+def read_workbook(path: Path, file: str, head_check=None) -> pd.DataFrame:
     """Return the first non-empty sheet of a workbook as text cells, by what the file really is."""
     with path.open("rb") as fh:
         head = fh.read(8)
     if not head:
         raise InputError("文件是空的（0 字节） empty file", file=file, expected="Excel 工作簿")
     if head.startswith(ZIP_MAGIC):
-        return _read_xlsx(path, file)
+        return _read_xlsx(path, file, head_check)
     if head == OLE2_MAGIC:
         if path.suffix.lower() != ".xls":
             # An .xlsx in a compound file is an encrypted (password-protected) workbook,
             # unless it is an old .xls under a new name.
             try:
-                return _read_xls(path, file)
-            except InputError:
+                return _read_xls(path, file, head_check)
+            except InputError as exc:
+                if not exc.message.startswith(_BAD_WORKBOOK):  # read, but too large or without a header
+                    raise
                 raise InputError("工作簿有密码保护或已加密 (password-protected workbook)", file=file,
                                  expected="去掉密码后另存为 .xlsx 再报送") from None
-        return _read_xls(path, file)
+        return _read_xls(path, file, head_check)
     raise InputError(f"{_BAD_WORKBOOK}: 文件内容不是 Excel 格式", file=file, expected=_WORKBOOK_EXPECTED)
 
 
@@ -233,13 +339,16 @@ class RawSheet:
     cells: pd.DataFrame
 
 
-def read_sheet(path: Path, file: str) -> RawSheet:
-    """Return the cells of one input file, choosing the reader by extension."""
+def read_sheet(path: Path, file: str, head_check=None) -> RawSheet:
+    """Return the cells of one input file, choosing the reader by extension.
+
+    ``head_check(first rows)`` raises InputError for a sheet without the header it needs,
+    before a large workbook is read whole (see ``reader``)."""
     func = READERS.get(path.suffix.lower())
     if func is None:
         raise InputError("不支持的文件类型", file=file, expected=", ".join(sorted(READERS)))
     try:
-        cells = func(path, file)
+        cells = func(path, file, head_check)
     except InputError:
         raise
     except PermissionError:

@@ -26,11 +26,17 @@ from canvass.ingest.readers import list_input_files, read_sheet
 from canvass.ingest.records import FileRecord
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, rel: str = "") -> str:
     h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    except PermissionError:  # opened by Excel between reading it and hashing it
+        raise InputError("文件正被其他程序占用或没有读取权限 (permission denied)", file=rel or str(path),
+                         expected="请关闭 Excel 等打开这个文件的程序后重试") from None
+    except OSError as exc:
+        raise InputError(f"无法读取文件：{exc.strerror or exc}", file=rel or str(path)) from None
     return h.hexdigest()
 
 
@@ -98,8 +104,9 @@ def read_kind(data_dir: Path, kind: str, config: Config):
     for path in list_input_files(folder):
         rel = path.relative_to(data_dir).as_posix()
         before = _stamp(path, rel)
-        sheet = read_sheet(path, rel)
-        record = FileRecord(kind, rel, _sha256(path))
+        sheet = read_sheet(path, rel, head_check=lambda head, rel=rel: find_header_row(
+            head.itertuples(index=False), spec, config.aliases, rel))
+        record = FileRecord(kind, rel, _sha256(path, rel))
         if _stamp(path, rel) != before:
             raise InputError("文件在读取过程中被修改（可能还在复制或保存中） (file changed while read)", file=rel,
                              expected="等文件复制或保存完成后重新运行")

@@ -7,6 +7,7 @@ and phones are masked as in the follow-up lists (``王**``, ``138****5678``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 
 from canvass import credibility
+from canvass.errors import OutputError
 from canvass.metrics import issue_state, reached_households
 from canvass.privacy import FreeTextMasker, mask_name
 from canvass.report.tables import excel_value
@@ -48,6 +50,20 @@ def _save(wb: Workbook, path: Path) -> None:
         wb.save(tmp)
 
 
+@contextlib.contextmanager
+def own_file(community: str, failed: dict | None):
+    """Write one community's own file: with ``failed`` given, an OutputError fails that community
+    alone (community → the one-line message, the first one kept) and the caller goes on with the
+    next; without it the error ends the run, as for a shared output."""
+    if failed is None:
+        yield
+        return
+    try:
+        yield
+    except OutputError as exc:
+        failed.setdefault(community, exc.one_line())
+
+
 
 # --- section 10 ---------------------------------------------------------------------------------
 
@@ -76,15 +92,18 @@ def write_flags(cleaned, week: str, path: Path) -> int:
     return len(t)
 
 
-def write_backchecks(cleaned, week: str, folder: Path, slugs: dict) -> dict:
-    """Write internal/W/backcheck/<slug>.xlsx for each community; return community → rows."""
+def write_backchecks(cleaned, week: str, folder: Path, slugs: dict, failed: dict | None = None) -> dict:
+    """Write internal/W/backcheck/<slug>.xlsx for each community; return community → rows.
+
+    ``failed``: see ``own_file`` (the same for every per-community writer below)."""
     returns, flags = week_flags(cleaned, week)
     monday = pd.Timestamp(week_bounds(week)[0])
     in_week = (returns["date"] >= monday).to_numpy()
     out = {}
     for community, slug in slugs.items():
         rows = credibility.backcheck_rows(returns[in_week], flags[in_week], community, week)
-        out[community] = credibility.write_backcheck(rows, cleaned.households, week, folder / f"{slug}.xlsx")
+        with own_file(community, failed):
+            out[community] = credibility.write_backcheck(rows, cleaned.households, week, folder / f"{slug}.xlsx")
     return out
 
 
@@ -130,7 +149,7 @@ def open_violations(cleaned, community: str, week: str) -> pd.DataFrame:
     return bad.sort_values(["overdue", "deadline", "shop"], ascending=[False, True, True], kind="stable")
 
 
-def write_shop_lists(cleaned, week: str, folder: Path, slugs: dict) -> dict:
+def write_shop_lists(cleaned, week: str, folder: Path, slugs: dict, failed: dict | None = None) -> dict:
     """Write internal/W/shops/<slug>.xlsx: open violations for the next inspection round."""
     out = {}
     for community, slug in slugs.items():
@@ -140,8 +159,9 @@ def write_shop_lists(cleaned, week: str, folder: Path, slugs: dict) -> dict:
                  "、".join(PROBLEM_TEXT.get(p, p) for p in str(r.problems).split(";") if p),
                  ACTION_TEXT.get(r.action, ""), r.deadline.date() if not pd.isna(r.deadline) else "",
                  "超期" if r.overdue else ""] for r in bad.itertuples(index=False)]
-        _save(_workbook("未整改商铺", SHOP_HEADER, rows, week, "没有未整改的商铺"), folder / f"{slug}.xlsx")
-        out[community] = len(rows)
+        with own_file(community, failed):
+            _save(_workbook("未整改商铺", SHOP_HEADER, rows, week, "没有未整改的商铺"), folder / f"{slug}.xlsx")
+            out[community] = len(rows)
     return out
 
 
@@ -163,7 +183,7 @@ def responsible_table(cleaned, community: str, week: str) -> pd.DataFrame:
     return g.reset_index().sort_values(["coverage", "responsible"], kind="stable")
 
 
-def write_responsible(cleaned, week: str, folder: Path, slugs: dict) -> dict:
+def write_responsible(cleaned, week: str, folder: Path, slugs: dict, failed: dict | None = None) -> dict:
     """Write internal/W/responsible/<slug>.xlsx for communities whose registry names 包户人."""
     out = {}
     if "responsible" not in cleaned.households:
@@ -173,8 +193,9 @@ def write_responsible(cleaned, week: str, folder: Path, slugs: dict) -> dict:
         rows = [[mask_name(r.responsible) if not r.responsible.startswith("（") else r.responsible,
                  int(r.households), int(r.reached), round(float(r.coverage), 4), r.unreached]
                 for r in t.itertuples(index=False)]
-        _save(_workbook("包户到人", RESPONSIBLE_HEADER, rows, week, "住户台账中没有包户人"), folder / f"{slug}.xlsx")
-        out[community] = len(rows)
+        with own_file(community, failed):
+            _save(_workbook("包户到人", RESPONSIBLE_HEADER, rows, week, "住户台账中没有包户人"), folder / f"{slug}.xlsx")
+            out[community] = len(rows)
     return out
 
 
@@ -183,7 +204,8 @@ def write_responsible(cleaned, week: str, folder: Path, slugs: dict) -> dict:
 ISSUE_HEADER = ["登记日期", "类别", "处理方式", "已过天数", "是否超期", "问题描述（已脱敏）"]
 
 
-def write_issue_lists(cleaned, week: str, folder: Path, slugs: dict, overdue_days: int) -> dict:
+def write_issue_lists(cleaned, week: str, folder: Path, slugs: dict, overdue_days: int,
+                      failed: dict | None = None) -> dict:
     """Write internal/W/issues/<slug>.xlsx: every open issue, overdue first, then by age."""
     sunday = pd.Timestamp(week_bounds(week)[1])
     out = {}
@@ -196,6 +218,7 @@ def write_issue_lists(cleaned, week: str, folder: Path, slugs: dict, overdue_day
         masker = FreeTextMasker(cleaned.households.loc[cleaned.households["community"] == community, "name"])
         rows = [[r.raised.date(), r.category, HANDLING_LABELS.get(r.handling, ""), int(r.days),
                  "超期" if r.overdue else "", masker.mask(str(r.description))] for r in open_.itertuples(index=False)]
-        _save(_workbook("未办结诉求", ISSUE_HEADER, rows, week, "没有未办结的诉求"), folder / f"{slug}.xlsx")
-        out[community] = len(rows)
+        with own_file(community, failed):
+            _save(_workbook("未办结诉求", ISSUE_HEADER, rows, week, "没有未办结的诉求"), folder / f"{slug}.xlsx")
+            out[community] = len(rows)
     return out

@@ -89,41 +89,52 @@ def rejects_table(cleaned: Cleaned, week: str) -> pd.DataFrame:
 
 
 def write_rejects(cleaned: Cleaned, week: str, path: Path, fix_dir: Path | None = None,
-                  slugs: dict | None = None) -> int:
+                  slugs: dict | None = None, failed: dict | None = None) -> int:
     """Write internal/W/rejects.csv (UTF-8 with BOM) and, with ``fix_dir``, each community's
-    to-fix workbook (internal/W/fix/<slug>.xlsx); return the rejects' row count."""
+    to-fix workbook (internal/W/fix/<slug>.xlsx); return the rejects' row count.
+
+    rejects.csv is shared: a failed write ends the run. A to-fix workbook is one community's:
+    with ``failed`` (community → message) its failed write fails that community alone."""
     table = rejects_table(cleaned, week)
     write_bytes(path, ("\ufeff" + table.to_csv(index=False, lineterminator="\n")).encode("utf-8"))
     if fix_dir is not None:
         from canvass.report.fixlist import write_fixlist
+        from canvass.report.staff_lists import own_file
 
         kinds = {r.file: r.kind for r in cleaned.files}
         fix = table.assign(kind=table["file"].map(kinds))
         for community, slug in (slugs or {}).items():
-            write_fixlist(fix, community, week, fix_dir / f"{slug}.xlsx")
+            with own_file(community, failed):
+                write_fixlist(fix, community, week, fix_dir / f"{slug}.xlsx")
     return len(table)
 
 
-def write_staff_lists(plan, idir: Path) -> dict:
-    """Write the staff workbooks of sections 10–11 and the issues worklist; return rows per file kind."""
+def write_staff_lists(plan, idir: Path, failed: dict | None = None) -> dict:
+    """Write the staff workbooks of sections 10–11 and the issues worklist; return rows per file kind.
+
+    flags.csv and collectors.xlsx are shared (a failed write ends the run); the per-community
+    workbooks (backcheck/, issues/, shops/, responsible/) fail only their community into ``failed``."""
     from canvass.report import staff_lists as sl
 
     cleaned, week, slugs = plan.cleaned, plan.week, plan.slugs
     overdue = plan.options.params.get("overdue_days") or plan.config.overdue_days
     out = {"flags": sl.write_flags(cleaned, week, idir / "flags.csv"),
-           "backcheck": sl.write_backchecks(cleaned, week, idir / "backcheck", slugs),
+           "backcheck": sl.write_backchecks(cleaned, week, idir / "backcheck", slugs, failed),
            "collectors": sl.write_collectors(cleaned, week, idir / "collectors.xlsx"),
-           "issues": sl.write_issue_lists(cleaned, week, idir / "issues", slugs, overdue)}
+           "issues": sl.write_issue_lists(cleaned, week, idir / "issues", slugs, overdue, failed)}
     if cleaned.shops is not None:
-        out["shops"] = sl.write_shop_lists(cleaned, week, idir / "shops", slugs)
+        out["shops"] = sl.write_shop_lists(cleaned, week, idir / "shops", slugs, failed)
     if (cleaned.households["responsible"].astype(str) != "").any() if "responsible" in cleaned.households else False:
-        out["responsible"] = sl.write_responsible(cleaned, week, idir / "responsible", slugs)
+        out["responsible"] = sl.write_responsible(cleaned, week, idir / "responsible", slugs, failed)
     return out
 
 
-def write_images(plan, wdir: Path) -> None:
-    """Write the WeChat long images: digest.png and communities/<slug>.png (aggregates only)."""
+def write_images(plan, wdir: Path, failed: dict | None = None) -> None:
+    """Write the WeChat long images: digest.png (shared) and communities/<slug>.png (aggregates only).
+
+    A community's image that cannot be written fails that community alone into ``failed``."""
     from canvass.report import narrative, views, wechat
+    from canvass.report.staff_lists import own_file
     from canvass.weeks import week_bounds
 
     sunday = week_bounds(plan.week)[1]
@@ -140,7 +151,8 @@ def write_images(plan, wdir: Path) -> None:
         alone = pd.concat([mine, mine.assign(scope="subdistrict")], ignore_index=True)  # the community as its own total
         parts = narrative.week_summary(alone, grids[grids["community"] == community] if len(grids) else grids).as_dict()
         image = wechat.community_image(plan.metrics, community, plan.config.name, plan.week, parts=parts, **kw)
-        wechat.render(image, wdir / "communities" / f"{plan.slugs[community]}.png")
+        with own_file(community, failed):
+            wechat.render(image, wdir / "communities" / f"{plan.slugs[community]}.png")
 
 
 def _read_manifest(manifest: Path) -> tuple[dict, bool]:
@@ -210,34 +222,52 @@ class BatchResult:
         return self.out_dir / self.week / "communities" / f"{self.slugs[community]}.html"
 
 
-def write_tables(plan, wdir: Path, idir: Path, timings: dict) -> tuple[int, dict]:
-    """Write metrics.csv/.xlsx, the history, rejects and fix lists, staff lists and images; return (rejects, staff rows)."""
+def write_tables(plan, wdir: Path, idir: Path, timings: dict, failed: dict | None = None) -> tuple[int, dict]:
+    """Write metrics.csv/.xlsx, the history, rejects and fix lists, staff lists and images; return (rejects, staff rows).
+
+    A failed write of a shared file ends the run; of one community's own file (to-fix, staff
+    workbooks, its WeChat image) it is recorded in ``failed`` (community → message) and the
+    others go on: ``run_communities`` then fails that community."""
     from canvass.report.tables import write_metrics_csv, write_metrics_xlsx
 
     t = time.perf_counter()
     write_metrics_csv(plan.metrics, wdir / "metrics.csv")
     write_metrics_xlsx(plan.metrics, plan.history, wdir / "metrics.xlsx")
     save_history(plan.history, plan.history_file)
-    n_rejects = write_rejects(plan.cleaned, plan.week, idir / "rejects.csv", idir / "fix", plan.slugs)
-    staff_lists = write_staff_lists(plan, idir)
+    n_rejects = write_rejects(plan.cleaned, plan.week, idir / "rejects.csv", idir / "fix", plan.slugs, failed)
+    staff_lists = write_staff_lists(plan, idir, failed)
     timings["tables"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    write_images(plan, wdir)
+    write_images(plan, wdir, failed)
     timings["images"] = round(time.perf_counter() - t, 3)
     return n_rejects, staff_lists
 
 
-def run_communities(plan, previous: dict, workers, progress, communities: list) -> dict[str, Outcome]:
-    """Run (or reuse) every selected community's notebook; return community → outcome, in display order."""
+def run_communities(plan, previous: dict, workers, progress, communities: list,
+                    failed: dict | None = None) -> dict[str, Outcome]:
+    """Run (or reuse) every selected community's notebook; return community → outcome, in display order.
+
+    A community in ``failed`` (one of its own files could not be written, see ``write_tables``)
+    is failed with that message and its notebook is not run: its previous report stays as it
+    was, beside its previous files, and the next run renders it again.
+    """
     from canvass.run.executors import run_notebooks
     from canvass.run.tasks import task_outputs
 
     options = plan.options
+    failed = failed or {}
     outcomes: dict = {}
+    for community in (c for c in communities if c in failed):
+        outcomes[community] = {"status": "failed", "error": failed[community], "output_error": failed[community],
+                               "seconds": 0.0}
+        if progress:
+            progress(community, outcomes[community])
     to_run = []
     for task in plan.tasks:
         prev = previous.get(task["community"], {})
-        if (not options.force and prev.get("key") == task["key"] and prev.get("status") in ("ok", "reused")
+        if task["community"] in failed:
+            outcomes[task["community"]]["key"] = task["key"]
+        elif (not options.force and prev.get("key") == task["key"] and prev.get("status") in ("ok", "reused")
                 and files_intact(prev.get("outputs"), task_outputs(task))):
             outcomes[task["community"]] = {**prev, "status": "reused", "seconds": 0.0}
             if progress:
@@ -374,6 +404,7 @@ class SubdistrictWork:
     staff_lists: dict
     timings: dict
     t_start: float
+    failed: dict = field(default_factory=dict)  # community → why one of its own files could not be written
 
 
 def prepare_subdistrict(options: BatchOptions, workers, start_workers: bool = True) -> SubdistrictWork:
@@ -406,14 +437,15 @@ def prepare_subdistrict(options: BatchOptions, workers, start_workers: bool = Tr
     if not internal.is_relative_to(out):
         remove_stale_temp_files(internal)
     previous = _previous_outcomes(manifest_path)
-    n_rejects, staff_lists = write_tables(plan, wdir, idir, timings)
+    failed: dict = {}  # community → why one of its own files could not be written
+    n_rejects, staff_lists = write_tables(plan, wdir, idir, timings, failed)
     # The notebooks read their own slices: free the cleaned tables before they run.
     communities, files = list(cleaned.communities), list(cleaned.files)
     plan.cleaned = None
     del cleaned
     release_memory()
     return SubdistrictWork(plan, communities, files, previous, manifest_path, wdir, idir, n_rejects, staff_lists,
-                           timings, t_start)
+                           timings, t_start, failed)
 
 
 def finish_subdistrict(work: SubdistrictWork, workers, progress=None) -> BatchResult:
@@ -423,7 +455,7 @@ def finish_subdistrict(work: SubdistrictWork, workers, progress=None) -> BatchRe
     plan, timings, wdir, idir = work.plan, work.timings, work.wdir, work.idir
     communities = work.communities
     t = time.perf_counter()
-    outcomes = run_communities(plan, work.previous, workers, progress, communities)
+    outcomes = run_communities(plan, work.previous, workers, progress, communities, work.failed)
     timings["communities"] = round(time.perf_counter() - t, 3)
     links = {c: f"communities/{plan.slugs[c]}.html" for c in communities
              if outcomes[c].get("status") in ("ok", "reused") and (wdir / "communities" / f"{plan.slugs[c]}.html").is_file()}
