@@ -245,6 +245,19 @@ def _publish_entry(tmp: Path, folder: Path) -> None:
     raise failure
 
 
+def _local_order(part: pd.DataFrame) -> pd.DataFrame:
+    """Return a community's rows with ``order`` renumbered 0, 1, … in the same relative order.
+
+    ``order`` (file order, the tie-break between equal dates) is only ever compared within a
+    household or shop key, and keys carry their community, so the community's own numbering
+    is equivalent. It keeps a slice byte-identical when another community's file gains rows,
+    so the other communities' reports are reused.
+    """
+    if "order" not in part or not len(part):
+        return part
+    return part.assign(order=part["order"].rank(method="first").astype("int64") - 1)
+
+
 def save_prepared(cleaned: Cleaned, folder: Path) -> Path:
     """Write cleaned tables as one parquet slice per community (plus unassigned rejects).
 
@@ -267,7 +280,7 @@ def save_prepared(cleaned: Cleaned, folder: Path) -> Path:
                 d.mkdir()
                 for t in TABLES + tuple(o for o in OPTIONAL_TABLES if getattr(cleaned, o) is not None):
                     frame = getattr(cleaned, t)
-                    _write_parquet(frame[frame["community"] == community], d / f"{t}.parquet")
+                    _write_parquet(_local_order(frame[frame["community"] == community]), d / f"{t}.parquet")
             rej = cleaned.rejects
             _write_parquet(rej[~rej["community"].isin(cleaned.communities)], tmp / "rejects_unassigned.parquet")
             (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
