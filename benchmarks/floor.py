@@ -17,7 +17,7 @@ anything the floor must be the *least* work that writes the same files, so it is
 
 The files it writes are the batch's, minus what only the notebooks leave behind (the
 executed copies under internal/W/notebooks/ and internal/W/run.json, which hands the
-outcomes to the digest notebook):
+outcomes to the digest notebook) and the batch's reuse record internal/W/tables.json:
   W/communities/<slug>.html and .png, W/digest.html and .png, W/metrics.csv and .xlsx,
   W/manifest.json, index.html, internal/.cache/prepared/<key>/ (the slices),
   internal/W/metrics_history.parquet (+ .sha256), rejects.csv, fix/, followup/, flags.csv,

@@ -398,15 +398,30 @@ def _history_sum(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def save_history(history: pd.DataFrame, path: Path) -> None:
-    """Write the metrics history (``metrics.metrics_over_weeks``) as parquet, atomically, and its sha256."""
+def save_history(history: pd.DataFrame, path: Path, key: str = "") -> None:
+    """Write the metrics history (``metrics.metrics_over_weeks``) as parquet, atomically, and its sha256.
+
+    ``key`` (what the history was computed from) is recorded beside the checksum, so that a
+    re-run from the same inputs reads it back (``reuse_history``) instead of computing it.
+    """
     from canvass.run.atomic import atomic_path, write_text
 
     path = Path(path)
     with atomic_path(path) as tmp:
         history.to_parquet(tmp, index=False)
     # Written second: a crash in between leaves a mismatch, which reads as damaged.
-    write_text(_history_sum(path), f"{_sha256(path)}  {path.name}\n")
+    write_text(_history_sum(path), f"{_sha256(path)}  {path.name}" + (f"  {key}" if key else "") + "\n")
+
+
+def reuse_history(path: Path, key: str) -> pd.DataFrame | None:
+    """Return the history saved at ``path`` with this ``key`` when it is intact, else None."""
+    try:
+        recorded = _history_sum(Path(path)).read_text(encoding="utf-8").split()
+        if len(recorded) != 3 or recorded[2] != key or _sha256(Path(path)) != recorded[0]:
+            return None
+        return pd.read_parquet(path)
+    except (OSError, ValueError):
+        return None
 
 
 def load_history(path: str | Path) -> pd.DataFrame:
