@@ -189,20 +189,25 @@ def test_rerun_reuses_unchanged_communities_and_is_deterministic(tmp_path):
     assert {o["status"] for o in manifest["communities"].values()} == {"reused"}
     assert manifest["digest"]["status"] == "reused"
     assert manifest["timings"]["clean_cached"] is True  # cleaned slices reused, keyed by input hashes
+    assert manifest["timings"]["tables_reused"] is True  # metrics, staff lists, images: same key, intact
     assert (out / SAMPLE_WEEK / "metrics.csv").read_bytes() == m1
     assert (out / "internal" / SAMPLE_WEEK / "rejects.csv").read_bytes() == r1
     after = {x["path"]: x["sha256"] for x in manifest["inputs"]}
     assert before == after  # raw inputs untouched
 
-    # Change one community's input: only that community re-runs.
+    # Change two communities' inputs: only they re-run. A new visit of 海港社区 comes before
+    # 港兴社区's and 福寿社区's rows in file order: their slices must not change for it.
     issues = data / "issues" / "港兴社区_问题清单.csv"
     issues.write_bytes(issues.read_bytes() + "2023-09-12,港兴社区,环境卫生,新问题,社区解决,办理中,,\r\n".encode("utf-8"))
+    visits = data / "visits" / "海港社区_走访记录_第37周.csv"
+    visits.write_bytes(visits.read_bytes() + "2023/9/13,海港社区,30号楼2单元602室,已入户,2,楼长（党员）孟琪勇\r\n".encode("utf-8"))
     third = run_cli("--data", str(data), "--out", str(out), "--week", SAMPLE_WEEK)
     assert third.returncode == 0, third.stdout + third.stderr
     manifest = json.loads((out / SAMPLE_WEEK / "manifest.json").read_text(encoding="utf-8"))
     statuses = {c: o["status"] for c, o in manifest["communities"].items()}
-    assert statuses.pop("港兴社区") == "ok"
+    assert statuses.pop("港兴社区") == "ok" and statuses.pop("海港社区") == "ok"
     assert set(statuses.values()) == {"reused"}
+    assert "tables_reused" not in manifest["timings"]  # new inputs: the tables are written again
     assert manifest["digest"]["status"] == "ok"  # the digest always follows a changed community
 
     forced = run_cli("--data", str(data), "--out", str(out), "--week", SAMPLE_WEEK, "--force", "--community", "七一社区")

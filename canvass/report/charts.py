@@ -50,10 +50,38 @@ def _percent(ax, axis="y", lo=None, hi=None):
         (ax.set_ylim if axis == "y" else ax.set_xlim)(lo, hi)
 
 
+# The layout, in inches, instead of ``bbox_inches="tight"``: that draws every figure twice
+# (once to measure, once to save) and charts are most of a report's cost. The margins fit
+# the labels these charts have (percent or count ticks, a 11 pt title, "第37周" ticks),
+# and a legend below the axes gets one row of height per row of entries.
+WIDTH = 4.8
+LEFT, RIGHT, TOP, TICKS = 0.72, 0.3, 0.34, 0.34
+LEGEND_ROW, LEGEND_PAD = 0.2, 0.12
+
+
+def _figure(axes_height: float, legend_rows: int = 0) -> tuple[Figure, object]:
+    """Return a figure and its axes laid out once: fixed margins, room below for the legend's rows."""
+    bottom = TICKS + (legend_rows * LEGEND_ROW + LEGEND_PAD if legend_rows else 0.06)
+    height = TOP + axes_height + bottom
+    fig = Figure(figsize=(WIDTH, height))
+    ax = fig.add_axes((LEFT / WIDTH, bottom / height, (WIDTH - LEFT - RIGHT) / WIDTH, axes_height / height))
+    return fig, ax
+
+
+def _legend_below(fig: Figure, ax, ncol: int = 3) -> None:
+    """Put the legend in the room _figure left below the axes' tick labels."""
+    ax.legend(ncol=ncol, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 0.02 / fig.get_figheight()),
+              bbox_transform=fig.transFigure)
+
+
+def _rows(entries: int, ncol: int = 3) -> int:
+    return max(1, -(-entries // ncol))
+
+
 def to_svg(fig: Figure) -> str:
     """Return a figure as an inline, scalable SVG element (no XML prologue)."""
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r'<svg([^>]*?) width="[^"]+" height="[^"]+"', r'<svg\1 class="chart" role="img"', svg, count=1)
@@ -110,8 +138,8 @@ def trend_chart(trend: pd.DataFrame, title: str, keys=("coverage", "awareness", 
     projected date of full coverage (or the assessment date), and the assessment week is marked.
     """
     _setup()
-    fig = Figure(figsize=(4.8, 3.4))
-    ax = fig.add_subplot()
+    ks, cov = coverage_projection(trend, assessment_date) if projection and len(trend) else ([], [])
+    fig, ax = _figure(2.6, _rows(len(keys) + bool(ks)))
     x = np.arange(len(trend))
     for i, k in enumerate(keys):
         col = "coverage_cum" if k == "coverage" else f"{k}_rate_cum"
@@ -119,7 +147,6 @@ def trend_chart(trend: pd.DataFrame, title: str, keys=("coverage", "awareness", 
         ax.plot(x, y, color=PALETTE[i], marker=MARKERS[i], linestyle=DASHES[i], linewidth=1.8,
                 markersize=4, label=RATE_LABELS[k])
     labels = [_short_week(w) for w in trend["week"]]
-    ks, cov = coverage_projection(trend, assessment_date) if projection and len(trend) else ([], [])
     if ks:
         px = [len(trend) - 1 + k for k in ks]
         cov[0] = float(trend["coverage_cum"].iloc[-1])
@@ -140,15 +167,14 @@ def trend_chart(trend: pd.DataFrame, title: str, keys=("coverage", "awareness", 
     ax.set_ylabel("累计比率")
     ax.set_title(title, fontsize=11, loc="left")
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
-    ax.legend(ncol=3, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    _legend_below(fig, ax)
     return to_svg(fig)
 
 
 def coverage_lines(trends: pd.DataFrame, title: str) -> str:
     """Return an SVG chart of coverage by week, one line per community."""
     _setup()
-    fig = Figure(figsize=(4.8, 3.4))
-    ax = fig.add_subplot()
+    fig, ax = _figure(2.6, _rows(trends["community"].nunique()))
     weeks = list(dict.fromkeys(trends["week"]))
     x = np.arange(len(weeks))
     for i, (name, grp) in enumerate(trends.groupby("community", sort=False)):
@@ -160,15 +186,14 @@ def coverage_lines(trends: pd.DataFrame, title: str) -> str:
     ax.set_ylabel("覆盖率（累计）")
     ax.set_title(title, fontsize=11, loc="left")
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
-    ax.legend(ncol=3, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    _legend_below(fig, ax)
     return to_svg(fig)
 
 
 def weekly_bars(trend: pd.DataFrame, title: str) -> str:
     """Return an SVG bar chart of visits and entered households per week."""
     _setup()
-    fig = Figure(figsize=(4.8, 3.0))
-    ax = fig.add_subplot()
+    fig, ax = _figure(2.3)
     x = np.arange(len(trend))
     ax.bar(x - 0.2, trend["visits_week"].astype(float), width=0.4, color=PALETTE[0], label="走访次数")
     ax.bar(x + 0.2, trend["entered_week"].astype(float), width=0.4, color=PALETTE[1], hatch="//",

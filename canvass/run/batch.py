@@ -39,7 +39,6 @@ from canvass.run.store import (
     files_intact,
     load_cached,
     output_fingerprint,
-    save_history,
 )
 from canvass.run.tasks import NotebookTask, Outcome
 from canvass.weeks import format_week_cn
@@ -222,24 +221,95 @@ class BatchResult:
         return self.out_dir / self.week / "communities" / f"{self.slugs[community]}.html"
 
 
+TABLES_RECORD = "tables.json"  # internal/W/: the key and checksums of what write_tables wrote
+TABLE_FOLDERS = ("fix", "backcheck", "issues", "shops", "responsible")
+
+
+def tables_key(plan) -> str:
+    """Return the reuse key of write_tables' files: equal keys mean equal files.
+
+    The prepared folder's name already hashes every input, the configuration and the code;
+    the week's metrics history, the parameters, the selection, the sample banner and what
+    shapes rendering (fonts, templates, library versions) complete it. A week not over yet
+    depends on today too (its "data until" date).
+    """
+    import datetime as dt
+
+    from canvass.weeks import week_bounds
+
+    src = {"prepared": plan.prepared_dir.name, "week": plan.week, "params": plan.options.params,
+           "targets": plan.targets, "selected": plan.selected, "slugs": plan.slugs,
+           "sample": _is_sample(plan.options), "code": output_fingerprint(),
+           "history": hashlib.sha256(plan.history.to_csv(index=False).encode()).hexdigest(),
+           "today": str(dt.date.today()) if week_bounds(plan.week)[1] >= dt.date.today() else ""}
+    return hashlib.sha256(json.dumps(src, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _table_files(plan, wdir: Path, idir: Path) -> dict:
+    """Return every file write_tables writes (name → path), the history excepted."""
+    files = {"metrics.csv": wdir / "metrics.csv", "metrics.xlsx": wdir / "metrics.xlsx",
+             "digest.png": wdir / "digest.png", "rejects.csv": idir / "rejects.csv",
+             "flags.csv": idir / "flags.csv", "collectors.xlsx": idir / "collectors.xlsx"}
+    files.update({f"communities/{plan.slugs[c]}.png": wdir / "communities" / f"{plan.slugs[c]}.png"
+                  for c in plan.selected})
+    for folder in TABLE_FOLDERS:
+        if (idir / folder).is_dir():
+            files.update({f"{folder}/{p.name}": p for p in sorted((idir / folder).iterdir()) if p.is_file()})
+    return files
+
+
+def reused_tables(plan, wdir: Path, idir: Path) -> tuple[int, dict] | None:
+    """Return (rejects, staff rows) recorded by an earlier write_tables of the same key whose files
+    are intact, else None (then they are written again)."""
+    if plan.options.force:
+        return None
+    try:
+        found = json.loads((idir / TABLES_RECORD).read_text(encoding="utf-8"))
+        if found.get("key") != tables_key(plan) or set(found["outputs"]) != set(_table_files(plan, wdir, idir)):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not files_intact(found["outputs"], _table_files(plan, wdir, idir)):
+        return None
+    return found["rejected_rows"], found["staff_lists"]
+
+
 def write_tables(plan, wdir: Path, idir: Path, timings: dict, failed: dict | None = None) -> tuple[int, dict]:
-    """Write metrics.csv/.xlsx, the history, rejects and fix lists, staff lists and images; return (rejects, staff rows).
+    """Write metrics.csv/.xlsx, rejects and fix lists, staff lists and images; return (rejects, staff rows).
+
+    They are reused, like the notebooks, when an earlier run with the same key left them
+    intact (internal/W/tables.json records the key and the files' checksums). The metrics
+    history is not among them: plan_batch saves it, before the notebooks that read it run.
 
     A failed write of a shared file ends the run; of one community's own file (to-fix, staff
     workbooks, its WeChat image) it is recorded in ``failed`` (community → message) and the
-    others go on: ``run_communities`` then fails that community."""
+    others go on: ``run_communities`` then fails that community, and no reuse record is
+    written (the next run writes every file again).
+    """
     from canvass.report.tables import write_metrics_csv, write_metrics_xlsx
+    from canvass.run.atomic import write_json
+    from canvass.run.store import file_checksums
 
     t = time.perf_counter()
+    found = reused_tables(plan, wdir, idir)
+    if found is not None:
+        timings["tables"] = timings["images"] = 0.0
+        timings["tables_reused"] = True
+        return found
     write_metrics_csv(plan.metrics, wdir / "metrics.csv")
     write_metrics_xlsx(plan.metrics, plan.history, wdir / "metrics.xlsx")
-    save_history(plan.history, plan.history_file)
     n_rejects = write_rejects(plan.cleaned, plan.week, idir / "rejects.csv", idir / "fix", plan.slugs, failed)
     staff_lists = write_staff_lists(plan, idir, failed)
     timings["tables"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     write_images(plan, wdir, failed)
     timings["images"] = round(time.perf_counter() - t, 3)
+    if failed:  # a community's file is missing or stale: nothing may be reused from this run
+        (idir / TABLES_RECORD).unlink(missing_ok=True)
+    else:
+        write_json(idir / TABLES_RECORD, {"key": tables_key(plan), "rejected_rows": n_rejects,
+                                          "staff_lists": staff_lists,
+                                          "outputs": file_checksums(_table_files(plan, wdir, idir))})
     return n_rejects, staff_lists
 
 

@@ -19,6 +19,8 @@ from canvass.run.store import (
     input_fingerprint,
     load_cached,
     output_fingerprint,
+    reuse_history,
+    save_history,
     save_prepared,
 )
 from canvass.slugs import assign_slugs
@@ -218,10 +220,17 @@ def plan_batch(options: BatchOptions, config: Config, cleaned: Cleaned, week: st
             targets[k] = float(overrides[f"target_{k}"])
     overdue = overrides.get("overdue_days") or config.overdue_days
     # The one computation of every number shown: the notebooks read it from history_file.
-    history = metrics_over_weeks(cleaned, week, targets, overdue)
-    metrics = week_rows(history, week)
     internal = internal_root(options)
     history_file = internal / week / "metrics_history.parquet"
+    # Keyed by the prepared folder (every input, the configuration, the code), the week and
+    # what the numbers depend on: a re-run from the same inputs reads it back.
+    history_key = hashlib.sha256(json.dumps([prepared.name, week, targets, overdue], sort_keys=True,
+                                            default=str).encode()).hexdigest()[:24]
+    history = None if options.force else reuse_history(history_file, history_key)
+    if history is None:
+        history = metrics_over_weeks(cleaned, week, targets, overdue)
+        save_history(history, history_file, history_key)  # what the notebooks read
+    metrics = week_rows(history, week)
     slugs = assign_slugs(list(cleaned.communities))
     if not (prepared / "meta.json").is_file():
         save_prepared(cleaned, prepared)

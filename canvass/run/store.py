@@ -245,6 +245,19 @@ def _publish_entry(tmp: Path, folder: Path) -> None:
     raise failure
 
 
+def _local_order(part: pd.DataFrame) -> pd.DataFrame:
+    """Return a community's rows with ``order`` renumbered 0, 1, … in the same relative order.
+
+    ``order`` (file order, the tie-break between equal dates) is only ever compared within a
+    household or shop key, and keys carry their community, so the community's own numbering
+    is equivalent. It keeps a slice byte-identical when another community's file gains rows,
+    so the other communities' reports are reused.
+    """
+    if "order" not in part or not len(part):
+        return part
+    return part.assign(order=part["order"].rank(method="first").astype("int64") - 1)
+
+
 def save_prepared(cleaned: Cleaned, folder: Path) -> Path:
     """Write cleaned tables as one parquet slice per community (plus unassigned rejects).
 
@@ -267,7 +280,7 @@ def save_prepared(cleaned: Cleaned, folder: Path) -> Path:
                 d.mkdir()
                 for t in TABLES + tuple(o for o in OPTIONAL_TABLES if getattr(cleaned, o) is not None):
                     frame = getattr(cleaned, t)
-                    _write_parquet(frame[frame["community"] == community], d / f"{t}.parquet")
+                    _write_parquet(_local_order(frame[frame["community"] == community]), d / f"{t}.parquet")
             rej = cleaned.rejects
             _write_parquet(rej[~rej["community"].isin(cleaned.communities)], tmp / "rejects_unassigned.parquet")
             (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
@@ -385,15 +398,30 @@ def _history_sum(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def save_history(history: pd.DataFrame, path: Path) -> None:
-    """Write the metrics history (``metrics.metrics_over_weeks``) as parquet, atomically, and its sha256."""
+def save_history(history: pd.DataFrame, path: Path, key: str = "") -> None:
+    """Write the metrics history (``metrics.metrics_over_weeks``) as parquet, atomically, and its sha256.
+
+    ``key`` (what the history was computed from) is recorded beside the checksum, so that a
+    re-run from the same inputs reads it back (``reuse_history``) instead of computing it.
+    """
     from canvass.run.atomic import atomic_path, write_text
 
     path = Path(path)
     with atomic_path(path) as tmp:
         history.to_parquet(tmp, index=False)
     # Written second: a crash in between leaves a mismatch, which reads as damaged.
-    write_text(_history_sum(path), f"{_sha256(path)}  {path.name}\n")
+    write_text(_history_sum(path), f"{_sha256(path)}  {path.name}" + (f"  {key}" if key else "") + "\n")
+
+
+def reuse_history(path: Path, key: str) -> pd.DataFrame | None:
+    """Return the history saved at ``path`` with this ``key`` when it is intact, else None."""
+    try:
+        recorded = _history_sum(Path(path)).read_text(encoding="utf-8").split()
+        if len(recorded) != 3 or recorded[2] != key or _sha256(Path(path)) != recorded[0]:
+            return None
+        return pd.read_parquet(path)
+    except (OSError, ValueError):
+        return None
 
 
 def load_history(path: str | Path) -> pd.DataFrame:
