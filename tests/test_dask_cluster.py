@@ -208,7 +208,7 @@ def _workbook(data: bytes) -> dict:
 
 
 def _records(path: Path) -> dict:
-    """manifest.json / run.json without what says how and how fast it ran: timings, the executor,
+    """manifest.json / run.json / tables.json without what says how and how fast it ran: timings, the executor,
     and the checksums of the stamped files (executed notebooks, workbooks)."""
     found = json.loads(path.read_text(encoding="utf-8"))
     outcomes = found.get("outcomes") or found.get("communities") or {}
@@ -217,6 +217,8 @@ def _records(path: Path) -> dict:
         for role in ("executed", "followup"):
             o.get("outputs", {}).pop(role, None)
     found.pop("timings", None)
+    for f in [k for k in found.get("outputs", {}) if k.endswith(".xlsx")]:  # tables.json: stamped workbooks
+        found["outputs"].pop(f)
     for k in ("executor", "jobs"):
         found.get("parameters", {}).pop(k, None)
     return found
@@ -236,7 +238,7 @@ def _same(a: Path, b: Path) -> list:
             equal = _notebook(pa) == _notebook(pb)
         elif rel.endswith(".xlsx"):
             equal = _workbook(pa.read_bytes()) == _workbook(pb.read_bytes())
-        elif rel.endswith(("manifest.json", "run.json")):
+        elif rel.endswith(("manifest.json", "run.json", "tables.json")):
             equal = _records(pa) == _records(pb)
         else:
             equal = pa.read_bytes() == pb.read_bytes()
