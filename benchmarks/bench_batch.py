@@ -3,6 +3,7 @@
     python benchmarks/bench_batch.py                       # N = 20 communities x 3,000 households, 3 runs
     python benchmarks/bench_batch.py --communities 5,20 --runs 3
     python benchmarks/bench_batch.py --communities 3 --runs 1 --skip-ploomber --skip-dask   # a smoke run
+    python benchmarks/bench_batch.py --district            # 50 x 20 x 1,500 (bench_district.py; opt-in)
 
 For each N it generates a synthetic sub-district (data/sample/generate.py), then times,
 on the same data and week, each the median of --runs runs (interleaved, so a noisy
@@ -195,6 +196,13 @@ def change_one_community(data: Path, community: str) -> tuple[Path, bytes]:
 
 
 def main() -> None:
+    if "--district" in sys.argv:  # the district case (opt-in, tens of minutes): bench_district.py
+        sys.argv.remove("--district")
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import bench_district
+
+        bench_district.main()
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--communities", default="20", help="comma-separated N values (default 20)")
     ap.add_argument("--households", type=int, default=3000)
