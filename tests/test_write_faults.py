@@ -31,7 +31,9 @@ from .conftest import ROOT
 
 TINY = ROOT / "tests" / "hostile" / "base"
 W = "2023-W37"
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("write-faults")]
+# No xdist group: every case copies the module's first run, so the cases spread over both
+# workers (each builds its own first run once) instead of one worker taking ~3 minutes.
+pytestmark = [pytest.mark.slow]
 
 # (target under --out, --force needed for the write to happen, expected exit code)
 SHARED = {
