@@ -437,26 +437,10 @@ def run_batch(options: BatchOptions, progress=None):
         from canvass.run.district import run_district
 
         return run_district(options, progress)
-    from canvass.run.executors import make_executor
+    from canvass.run.executors import started_on_use
 
-    out = Path(options.out_dir)
-    with OutputLock(out, wait=options.lock_wait):
-        executor = None
-
-        def workers():
-            nonlocal executor
-            if executor is None:
-                executor = make_executor(options.executor, max(1, options.jobs), scheduler=options.scheduler)
-            return executor
-
-        ok = False
-        try:
-            result = run_subdistrict(options, workers, progress)
-            ok = True
-        finally:
-            if executor is not None:
-                executor.close(abort=not ok)
-    return result
+    with OutputLock(Path(options.out_dir), wait=options.lock_wait), started_on_use(options) as workers:
+        return run_subdistrict(options, workers, progress)
 
 
 @dataclass

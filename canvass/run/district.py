@@ -155,7 +155,7 @@ def run_district(options: BatchOptions, progress=None) -> DistrictResult:
     """Run every sub-district of a district folder and write the district digest (see the module docstring)."""
     from canvass.report import district as report
     from canvass.run.batch import remove_stale_temp_files
-    from canvass.run.executors import make_executor
+    from canvass.run.executors import started_on_use
 
     t_start = time.perf_counter()
     if options.config_file:
@@ -166,66 +166,52 @@ def run_district(options: BatchOptions, progress=None) -> DistrictResult:
     timings: dict = {}
     runs: list[SubdistrictRun] = []
     weeks: dict = {}
-    with OutputLock(out, wait=options.lock_wait):
-        executor = None
+    with OutputLock(out, wait=options.lock_wait), started_on_use(options) as workers:
+        remove_stale_temp_files(out)
+        failed: dict = {}
+        chosen = options.week is None
+        selection = None
+        if chosen or options.communities:
+            weeks, communities = first_pass(options, district, failed, workers)
+            timings["first_pass"] = round(time.perf_counter() - t_start, 3)
+            if options.communities:
+                selection = select_communities(options.communities, district, communities)
+        if options.week:
+            week = parse_week(options.week)
+        else:
+            found = [w for w in weeks.values() if w]
+            if not found:
+                raise InputError("各街道的数据中都没有已结束的一周（周日早于今天）的走访或问卷记录，无法自动确定报告周",
+                                 file=str(options.data_dir), expected="用 --week 指定，如 --week 2023-W36")
+            week = max(found)
+        runs = run_subdistricts(options, district, week, failed, selection, workers, progress, timings)
 
-        def workers():
-            nonlocal executor
-            if executor is None:
-                executor = make_executor(options.executor, max(1, options.jobs), scheduler=options.scheduler)
-            return executor
-
-        ok = False
-        try:
-            remove_stale_temp_files(out)
-            failed: dict = {}
-            chosen = options.week is None
-            selection = None
-            if chosen or options.communities:
-                weeks, communities = first_pass(options, district, failed, workers)
-                timings["first_pass"] = round(time.perf_counter() - t_start, 3)
-                if options.communities:
-                    selection = select_communities(options.communities, district, communities)
-            if options.week:
-                week = parse_week(options.week)
-            else:
-                found = [w for w in weeks.values() if w]
-                if not found:
-                    raise InputError("各街道的数据中都没有已结束的一周（周日早于今天）的走访或问卷记录，无法自动确定报告周",
-                                     file=str(options.data_dir), expected="用 --week 指定，如 --week 2023-W36")
-                week = max(found)
-            runs = run_subdistricts(options, district, week, failed, selection, workers, progress, timings)
-
-            t = time.perf_counter()
-            subs = [report.read_subdistrict(r.name, r.slug, r.status, r.error, out / r.slug, out / "internal" / r.slug,
-                                            week) for r in runs]
-            for r, s in zip(runs, subs):
-                r.status = s.status  # "not run" when it has no files for W
-            targets = district_targets(district, options)
-            html, table = report.render_district(subs, district.name, week, targets,
-                                                 sample_data=_is_sample(options))
-            wdir = out / week
-            report.write_district_csv(table, wdir / "district_metrics.csv")
-            write_bytes(wdir / "district.html", html.encode("utf-8"))
-            if len(table):
-                from canvass.report import wechat
-                banner = "示例数据：由项目自带的模拟数据生成，不代表真实情况。" if _is_sample(options) else ""
-                wechat.render(report.district_image(table, district.name, week, subs, targets, banner),
-                              wdir / "district.png")
-            write_district_index(out, district, [r.slug for r in runs])
-            timings["district_digest"] = round(time.perf_counter() - t, 3)
-            timings["total"] = round(time.perf_counter() - t_start, 3)
-            write_json(wdir / "district_manifest.json", {
-                "district": district.name, "week": week, "week_chosen_automatically": chosen,
-                "data_dir": str(Path(options.data_dir).resolve()), "config_file": district.source,
-                "targets": targets, "overrides": options.params,
-                "subdistricts": [{"name": r.name, "slug": r.slug, "status": r.status, "error": r.error}
-                                 for r in runs],
-                "timings": timings})
-            ok = True
-        finally:
-            if executor is not None:
-                executor.close(abort=not ok)
+        t = time.perf_counter()
+        subs = [report.read_subdistrict(r.name, r.slug, r.status, r.error, out / r.slug, out / "internal" / r.slug,
+                                        week) for r in runs]
+        for r, s in zip(runs, subs):
+            r.status = s.status  # "not run" when it has no files for W
+        targets = district_targets(district, options)
+        html, table = report.render_district(subs, district.name, week, targets,
+                                             sample_data=_is_sample(options))
+        wdir = out / week
+        report.write_district_csv(table, wdir / "district_metrics.csv")
+        write_bytes(wdir / "district.html", html.encode("utf-8"))
+        if len(table):
+            from canvass.report import wechat
+            banner = "示例数据：由项目自带的模拟数据生成，不代表真实情况。" if _is_sample(options) else ""
+            wechat.render(report.district_image(table, district.name, week, subs, targets, banner),
+                          wdir / "district.png")
+        write_district_index(out, district, [r.slug for r in runs])
+        timings["district_digest"] = round(time.perf_counter() - t, 3)
+        timings["total"] = round(time.perf_counter() - t_start, 3)
+        write_json(wdir / "district_manifest.json", {
+            "district": district.name, "week": week, "week_chosen_automatically": chosen,
+            "data_dir": str(Path(options.data_dir).resolve()), "config_file": district.source,
+            "targets": targets, "overrides": options.params,
+            "subdistricts": [{"name": r.name, "slug": r.slug, "status": r.status, "error": r.error}
+                             for r in runs],
+            "timings": timings})
     code = 0 if all(r.status in ("ok", "reused") for r in runs) else 1
     return DistrictResult(district.name, week, chosen, out, out / week / "district.html", runs, code, timings)
 

@@ -14,6 +14,7 @@ import queue
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 EXECUTORS: dict = {}
 
@@ -275,6 +276,30 @@ class DaskExecutor:
         for fut in self.warming:
             fut.release()
         self.client.close()
+
+
+@contextmanager
+def started_on_use(options):
+    """Yield ``workers()``: the batch's executor, started on its first call; closed on exit.
+
+    A batch that only reuses earlier outputs never starts one; a batch that fails closes it
+    without waiting for kernels still starting (``abort``).
+    """
+    executor = None
+
+    def workers():
+        nonlocal executor
+        if executor is None:
+            executor = make_executor(options.executor, max(1, options.jobs), scheduler=options.scheduler)
+        return executor
+
+    ok = False
+    try:
+        yield workers
+        ok = True
+    finally:
+        if executor is not None:
+            executor.close(abort=not ok)
 
 
 def make_executor(name: str, jobs: int, **kw):
