@@ -32,8 +32,10 @@ import json
 import re
 import sys
 import time
+from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -116,13 +118,13 @@ def run_floor(data_dir: Path, out: Path, week: str, jobs: int) -> dict:
     from canvass.ingest.clean import clean_folder
     from canvass.metrics import metrics_over_weeks, week_rows
     from canvass.notebook import is_sample
-    from canvass.report import narrative, pages, tables, views, wechat
+    from canvass.report import pages, views
     from canvass.run.atomic import write_text
-    from canvass.run.batch import write_rejects, write_staff_lists
+    from canvass.run.community_files import TableFiles, image_style
     from canvass.run.plan import COMMUNITY_NB, DIGEST_NB, BatchOptions
     from canvass.run.store import input_fingerprint, save_history, save_prepared
     from canvass.slugs import assign_slugs
-    from canvass.weeks import format_week_cn, week_bounds
+    from canvass.weeks import format_week_cn
 
     config = load_config(data_dir)
     cleaned = clean_folder(data_dir, config)
@@ -135,10 +137,7 @@ def run_floor(data_dir: Path, out: Path, week: str, jobs: int) -> dict:
     save_history(history, history_file)
     slugs = assign_slugs(list(cleaned.communities))
     sample = is_sample(data_dir)
-    sunday = week_bounds(week)[1]
-    image_kw = {"banner": "示例数据：由项目自带的模拟数据生成，不代表真实情况。" if sample else "",
-                "assessment": config.assessment_date,
-                "footer": f"数据截至 {sunday.year}年{sunday.month}月{sunday.day}日（周日） · 完整报告见 digest.html"}
+    image_kw = image_style(config, week, sample)
     grids = views.grid_pace(cleaned, week, str(history["week"].min()))
     names = notebook_sections(COMMUNITY_NB)
     timings["prepare"] = time.perf_counter() - t0
@@ -148,23 +147,18 @@ def run_floor(data_dir: Path, out: Path, week: str, jobs: int) -> dict:
     futures = [pool.submit(community_job, a) for a in jobs_args]
 
     # The parent's share, while the workers render the communities.
-    tables.write_metrics_csv(metrics, w / "metrics.csv")
-    tables.write_metrics_xlsx(metrics, history, w / "metrics.xlsx")
-    timings["xlsx"] = time.perf_counter() - t0
-    write_rejects(cleaned, week, idir / "rejects.csv", idir / "fix", slugs)
-    timings["rejects"] = time.perf_counter() - t0
-
-    class _Plan:  # what write_staff_lists reads of a plan
-        pass
-
-    plan = _Plan()
-    plan.cleaned, plan.week, plan.slugs, plan.config = cleaned, week, slugs, config
-    plan.options = BatchOptions(data_dir=data_dir, out_dir=out)
-    write_staff_lists(plan, idir)
+    # The batch's writers of the shared tables and of each community's own workbooks (its image
+    # is the worker's here), without the reuse keys' bookkeeping (no record is written).
+    plan = SimpleNamespace(options=BatchOptions(data_dir=data_dir, out_dir=out, force=True), config=config,
+                           cleaned=cleaned, week=week, metrics=metrics, history=history, prepared_dir=prepared,
+                           targets=dict(config.targets), selected=list(cleaned.communities), slugs=slugs,
+                           slice_hashes=defaultdict(str))
+    files = TableFiles(plan, w, idir, sample)
+    files.write_shared()  # metrics.csv/.xlsx, rejects.csv, flags.csv, collectors.xlsx, digest.png
+    timings["shared"] = time.perf_counter() - t0
+    for c in cleaned.communities:
+        files.write_community(c, {}, image=False)  # to-fix, back-check, issues, shops, 包户人
     timings["staff"] = time.perf_counter() - t0
-    parts = narrative.week_summary(metrics, grids).as_dict()
-    wechat.render(wechat.digest_image(metrics, config.name, week, parts=parts, **image_kw), w / "digest.png")
-    timings["digest.png"] = time.perf_counter() - t0
     links = {c: f"communities/{s}.html" for c, s in slugs.items()}
     view = views.digest_view(cleaned, week, dict(config.targets), history, None, links=links,
                              sample_data=sample)

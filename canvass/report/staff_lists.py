@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
+import weakref
 from pathlib import Path
 
 import pandas as pd
@@ -67,12 +69,32 @@ def own_file(community: str, failed: dict | None):
 
 # --- section 10 ---------------------------------------------------------------------------------
 
+_FLAGS_MEMO: list = []  # [(weakref to the cleaned tables, week, result)]: the last one computed
+_FLAGS_LOCK = threading.RLock()  # re-entrant: _forget may run from the GC inside it
+
+
 def week_flags(cleaned, week: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (standing returns as of W, their flags)."""
+    """Return (standing returns as of W, their flags).
+
+    The last result is kept (by the cleaned tables' identity, weakly): the batch writes each
+    community's workbooks in turn, and every one of them reads the same flags."""
     from canvass.metrics import week_view
 
+    with _FLAGS_LOCK:
+        if _FLAGS_MEMO and _FLAGS_MEMO[0][0]() is cleaned and _FLAGS_MEMO[0][1] == week:
+            return _FLAGS_MEMO[0][2]
     returns = week_view(cleaned, week).surveys
-    return returns, credibility.flag_returns(returns, cleaned.config.credibility)
+    result = returns, credibility.flag_returns(returns, cleaned.config.credibility)
+    with _FLAGS_LOCK:
+        _FLAGS_MEMO[:] = [(weakref.ref(cleaned, _forget), week, result)]
+    return result
+
+
+def _forget(ref) -> None:
+    """The cleaned tables are gone: let their flags go too."""
+    with _FLAGS_LOCK:
+        if _FLAGS_MEMO and _FLAGS_MEMO[0][0] is ref:
+            _FLAGS_MEMO.clear()
 
 
 def flags_table(cleaned, week: str) -> pd.DataFrame:

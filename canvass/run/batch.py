@@ -108,52 +108,6 @@ def write_rejects(cleaned: Cleaned, week: str, path: Path, fix_dir: Path | None 
     return len(table)
 
 
-def write_staff_lists(plan, idir: Path, failed: dict | None = None) -> dict:
-    """Write the staff workbooks of sections 10–11 and the issues worklist; return rows per file kind.
-
-    flags.csv and collectors.xlsx are shared (a failed write ends the run); the per-community
-    workbooks (backcheck/, issues/, shops/, responsible/) fail only their community into ``failed``."""
-    from canvass.report import staff_lists as sl
-
-    cleaned, week, slugs = plan.cleaned, plan.week, plan.slugs
-    overdue = plan.options.params.get("overdue_days") or plan.config.overdue_days
-    out = {"flags": sl.write_flags(cleaned, week, idir / "flags.csv"),
-           "backcheck": sl.write_backchecks(cleaned, week, idir / "backcheck", slugs, failed),
-           "collectors": sl.write_collectors(cleaned, week, idir / "collectors.xlsx"),
-           "issues": sl.write_issue_lists(cleaned, week, idir / "issues", slugs, overdue, failed)}
-    if cleaned.shops is not None:
-        out["shops"] = sl.write_shop_lists(cleaned, week, idir / "shops", slugs, failed)
-    if (cleaned.households["responsible"].astype(str) != "").any() if "responsible" in cleaned.households else False:
-        out["responsible"] = sl.write_responsible(cleaned, week, idir / "responsible", slugs, failed)
-    return out
-
-
-def write_images(plan, wdir: Path, failed: dict | None = None) -> None:
-    """Write the WeChat long images: digest.png (shared) and communities/<slug>.png (aggregates only).
-
-    A community's image that cannot be written fails that community alone into ``failed``."""
-    from canvass.report import narrative, views, wechat
-    from canvass.report.staff_lists import own_file
-    from canvass.weeks import week_bounds
-
-    sunday = week_bounds(plan.week)[1]
-    footer = f"数据截至 {sunday.year}年{sunday.month}月{sunday.day}日（周日） · 完整报告见 digest.html"
-    banner = "示例数据：由项目自带的模拟数据生成，不代表真实情况。" if _is_sample(plan.options) else ""
-    kw = {"banner": banner, "assessment": plan.config.assessment_date, "footer": footer}
-    # the same three parts as the digest's HTML (report/narrative.py), from the same numbers
-    grids = views.grid_pace(plan.cleaned, plan.week, str(plan.history["week"].min()))
-    parts = narrative.week_summary(plan.metrics, grids).as_dict()
-    wechat.render(wechat.digest_image(plan.metrics, plan.config.name, plan.week, parts=parts, **kw),
-                  wdir / "digest.png")
-    for community in plan.selected:
-        mine = plan.metrics[plan.metrics["community"] == community]
-        alone = pd.concat([mine, mine.assign(scope="subdistrict")], ignore_index=True)  # the community as its own total
-        parts = narrative.week_summary(alone, grids[grids["community"] == community] if len(grids) else grids).as_dict()
-        image = wechat.community_image(plan.metrics, community, plan.config.name, plan.week, parts=parts, **kw)
-        with own_file(community, failed):
-            wechat.render(image, wdir / "communities" / f"{plan.slugs[community]}.png")
-
-
 def _read_manifest(manifest: Path) -> tuple[dict, bool]:
     """Return (the previous run's manifest, whether it was damaged); a damaged one is {}."""
     try:
@@ -221,135 +175,68 @@ class BatchResult:
         return self.out_dir / self.week / "communities" / f"{self.slugs[community]}.html"
 
 
-TABLES_RECORD = "tables.json"  # internal/W/: the key and checksums of what write_tables wrote
-TABLE_FOLDERS = ("fix", "backcheck", "issues", "shops", "responsible")
-
-
-def tables_key(plan) -> str:
-    """Return the reuse key of write_tables' files: equal keys mean equal files.
-
-    The prepared folder's name already hashes every input, the configuration and the code;
-    the week's metrics history, the parameters, the selection, the sample banner and what
-    shapes rendering (fonts, templates, library versions) complete it. A week not over yet
-    depends on today too (its "data until" date).
-    """
-    import datetime as dt
-
-    from canvass.weeks import week_bounds
-
-    src = {"prepared": plan.prepared_dir.name, "week": plan.week, "params": plan.options.params,
-           "targets": plan.targets, "selected": plan.selected, "slugs": plan.slugs,
-           "sample": _is_sample(plan.options), "code": output_fingerprint(),
-           "history": hashlib.sha256(plan.history.to_csv(index=False).encode()).hexdigest(),
-           "today": str(dt.date.today()) if week_bounds(plan.week)[1] >= dt.date.today() else ""}
-    return hashlib.sha256(json.dumps(src, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:24]
-
-
-def _table_files(plan, wdir: Path, idir: Path) -> dict:
-    """Return every file write_tables writes (name → path), the history excepted."""
-    files = {"metrics.csv": wdir / "metrics.csv", "metrics.xlsx": wdir / "metrics.xlsx",
-             "digest.png": wdir / "digest.png", "rejects.csv": idir / "rejects.csv",
-             "flags.csv": idir / "flags.csv", "collectors.xlsx": idir / "collectors.xlsx"}
-    files.update({f"communities/{plan.slugs[c]}.png": wdir / "communities" / f"{plan.slugs[c]}.png"
-                  for c in plan.selected})
-    for folder in TABLE_FOLDERS:
-        if (idir / folder).is_dir():
-            files.update({f"{folder}/{p.name}": p for p in sorted((idir / folder).iterdir()) if p.is_file()})
-    return files
-
-
-def reused_tables(plan, wdir: Path, idir: Path) -> tuple[int, dict] | None:
-    """Return (rejects, staff rows) recorded by an earlier write_tables of the same key whose files
-    are intact, else None (then they are written again)."""
-    if plan.options.force:
-        return None
-    try:
-        found = json.loads((idir / TABLES_RECORD).read_text(encoding="utf-8"))
-        if found.get("key") != tables_key(plan) or set(found["outputs"]) != set(_table_files(plan, wdir, idir)):
-            return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    if not files_intact(found["outputs"], _table_files(plan, wdir, idir)):
-        return None
-    return found["rejected_rows"], found["staff_lists"]
-
-
-def write_tables(plan, wdir: Path, idir: Path, timings: dict, failed: dict | None = None) -> tuple[int, dict]:
-    """Write metrics.csv/.xlsx, rejects and fix lists, staff lists and images; return (rejects, staff rows).
-
-    They are reused, like the notebooks, when an earlier run with the same key left them
-    intact (internal/W/tables.json records the key and the files' checksums). The metrics
-    history is not among them: plan_batch saves it, before the notebooks that read it run.
-
-    A failed write of a shared file ends the run; of one community's own file (to-fix, staff
-    workbooks, its WeChat image) it is recorded in ``failed`` (community → message) and the
-    others go on: ``run_communities`` then fails that community, and no reuse record is
-    written (the next run writes every file again).
-    """
-    from canvass.report.tables import write_metrics_csv, write_metrics_xlsx
-    from canvass.run.atomic import write_json
-    from canvass.run.store import file_checksums
-
-    t = time.perf_counter()
-    found = reused_tables(plan, wdir, idir)
-    if found is not None:
-        timings["tables"] = timings["images"] = 0.0
-        timings["tables_reused"] = True
-        return found
-    write_metrics_csv(plan.metrics, wdir / "metrics.csv")
-    write_metrics_xlsx(plan.metrics, plan.history, wdir / "metrics.xlsx")
-    n_rejects = write_rejects(plan.cleaned, plan.week, idir / "rejects.csv", idir / "fix", plan.slugs, failed)
-    staff_lists = write_staff_lists(plan, idir, failed)
-    timings["tables"] = round(time.perf_counter() - t, 3)
-    t = time.perf_counter()
-    write_images(plan, wdir, failed)
-    timings["images"] = round(time.perf_counter() - t, 3)
-    if failed:  # a community's file is missing or stale: nothing may be reused from this run
-        (idir / TABLES_RECORD).unlink(missing_ok=True)
-    else:
-        write_json(idir / TABLES_RECORD, {"key": tables_key(plan), "rejected_rows": n_rejects,
-                                          "staff_lists": staff_lists,
-                                          "outputs": file_checksums(_table_files(plan, wdir, idir))})
-    return n_rejects, staff_lists
-
-
-def run_communities(plan, previous: dict, workers, progress, communities: list,
-                    failed: dict | None = None) -> dict[str, Outcome]:
+def run_communities(plan, previous: dict, workers, progress, communities: list, files=None) -> dict[str, Outcome]:
     """Run (or reuse) every selected community's notebook; return community → outcome, in display order.
 
-    A community in ``failed`` (one of its own files could not be written, see ``write_tables``)
-    is failed with that message and its notebook is not run: its previous report stays as it
-    was, beside its previous files, and the next run renders it again.
+    ``files`` (a ``TableFiles``): each community's own files are written just before its
+    notebook is handed to a worker, by a generator the executor draws from while the workers
+    render the communities before it. A community whose own file cannot be written is failed
+    with that message and its notebook is not run: its previous report stays as it was,
+    beside its previous files, and the next run renders it again.
     """
+    import queue
+
     from canvass.run.executors import run_notebooks
     from canvass.run.tasks import task_outputs
 
     options = plan.options
-    failed = failed or {}
+    failed: dict = {}  # community → why one of its own files could not be written
+    notices: queue.SimpleQueue = queue.SimpleQueue()  # outcomes decided while feeding, shown by this thread
     outcomes: dict = {}
-    for community in (c for c in communities if c in failed):
-        outcomes[community] = {"status": "failed", "error": failed[community], "output_error": failed[community],
-                               "seconds": 0.0}
+    tasks = {t["community"]: t for t in plan.tasks}
+    fed: list = []
+
+    def feed():
+        for community in communities:
+            if files is not None:
+                files.write_community(community, failed)
+            task = tasks.get(community)
+            if community in failed:
+                notices.put((community, {"status": "failed", "error": failed[community],
+                                         "output_error": failed[community], "seconds": 0.0,
+                                         **({"key": task["key"]} if task else {})}))
+                continue
+            if task is None:  # not selected this time
+                continue
+            prev = previous.get(community, {})
+            if (not options.force and prev.get("key") == task["key"] and prev.get("status") in ("ok", "reused")
+                    and files_intact(prev.get("outputs"), task_outputs(task))):
+                notices.put((community, {**prev, "status": "reused", "seconds": 0.0}))
+                continue
+            fed.append(task)
+            yield task
+
+    def show(community, outcome):
+        outcomes[community] = outcome
         if progress:
-            progress(community, outcomes[community])
-    to_run = []
-    for task in plan.tasks:
-        prev = previous.get(task["community"], {})
-        if task["community"] in failed:
-            outcomes[task["community"]]["key"] = task["key"]
-        elif (not options.force and prev.get("key") == task["key"] and prev.get("status") in ("ok", "reused")
-                and files_intact(prev.get("outputs"), task_outputs(task))):
-            outcomes[task["community"]] = {**prev, "status": "reused", "seconds": 0.0}
-            if progress:
-                progress(task["community"], outcomes[task["community"]])
-        else:
-            to_run.append(task)
-    if to_run:
-        for index, res in run_notebooks(workers(), to_run):
-            task = to_run[index]
-            outcomes[task["community"]] = {**res, "key": task["key"]}
-            if progress:
-                progress(task["community"], outcomes[task["community"]])
+            progress(community, outcome)
+
+    def drain():
+        while not notices.empty():
+            show(*notices.get())
+
+    tasks_fed = feed()
+    first = next(tasks_fed, None)  # write own files up to the first notebook to run (or all of them)
+    drain()
+    if first is not None:
+        def with_first():
+            yield first
+            yield from tasks_fed
+
+        for index, res in run_notebooks(workers(), with_first()):
+            drain()
+            show(fed[index]["community"], {**res, "key": fed[index]["key"]})
+    drain()
     # Communities not selected this time keep their previous outcome.
     for c in communities:
         if c not in outcomes:
@@ -445,7 +332,7 @@ def run_batch(options: BatchOptions, progress=None):
 
 @dataclass
 class SubdistrictWork:
-    """A sub-district prepared for its notebooks: the plan (cleaned tables already freed) and its paths."""
+    """A sub-district prepared for its notebooks: the plan, its shared tables written, and its paths."""
 
     plan: object
     communities: list
@@ -454,19 +341,18 @@ class SubdistrictWork:
     manifest_path: Path
     wdir: Path
     idir: Path
-    n_rejects: int
-    staff_lists: dict
+    tables: object  # community_files.TableFiles: each community's own files are still to write
     timings: dict
     t_start: float
-    failed: dict = field(default_factory=dict)  # community → why one of its own files could not be written
 
 
 def prepare_subdistrict(options: BatchOptions, workers, start_workers: bool = True) -> SubdistrictWork:
-    """Clean (or load), plan, and write the tables and images of one sub-district: all but its notebooks.
+    """Clean (or load), plan, and write the shared tables of one sub-district: all but its communities.
 
     Runs in the batch process only (the executor is at most started), so a district can
     prepare the next sub-district while the workers run this one's notebooks.
     """
+    from canvass.run.community_files import TableFiles
     from canvass.run.plan import internal_root
 
     t_start = time.perf_counter()
@@ -491,26 +377,30 @@ def prepare_subdistrict(options: BatchOptions, workers, start_workers: bool = Tr
     if not internal.is_relative_to(out):
         remove_stale_temp_files(internal)
     previous = _previous_outcomes(manifest_path)
-    failed: dict = {}  # community → why one of its own files could not be written
-    n_rejects, staff_lists = write_tables(plan, wdir, idir, timings, failed)
-    # The notebooks read their own slices: free the cleaned tables before they run.
-    communities, files = list(cleaned.communities), list(cleaned.files)
-    plan.cleaned = None
-    del cleaned
-    release_memory()
-    return SubdistrictWork(plan, communities, files, previous, manifest_path, wdir, idir, n_rejects, staff_lists,
-                           timings, t_start, failed)
+    t = time.perf_counter()
+    tables = TableFiles(plan, wdir, idir, _is_sample(options))
+    if tables.write_shared():  # a failed write ends the run here, before any report is replaced
+        timings["tables_reused"] = True
+    timings["tables"] = round(time.perf_counter() - t, 3)
+    return SubdistrictWork(plan, list(cleaned.communities), list(cleaned.files), previous, manifest_path, wdir, idir,
+                           tables, timings, t_start)
 
 
 def finish_subdistrict(work: SubdistrictWork, workers, progress=None) -> BatchResult:
-    """Run (or reuse) a prepared sub-district's community notebooks and digest; write its index and manifest."""
+    """Write each community's own files and run (or reuse) its notebook, then the digest; write the
+    index and manifest."""
     from canvass.report.pages import write_index
 
     plan, timings, wdir, idir = work.plan, work.timings, work.wdir, work.idir
     communities = work.communities
     t = time.perf_counter()
-    outcomes = run_communities(plan, work.previous, workers, progress, communities, work.failed)
+    outcomes = run_communities(plan, work.previous, workers, progress, communities, work.tables)
     timings["communities"] = round(time.perf_counter() - t, 3)
+    timings["community_files"] = {"written": work.tables.written, "reused": work.tables.reused}
+    work.tables.save_record()
+    # The digest notebook reads the slices: free the cleaned tables before it runs.
+    plan.cleaned = None
+    release_memory()
     links = {c: f"communities/{plan.slugs[c]}.html" for c in communities
              if outcomes[c].get("status") in ("ok", "reused") and (wdir / "communities" / f"{plan.slugs[c]}.html").is_file()}
     run_file = idir / "run.json"
@@ -523,8 +413,8 @@ def finish_subdistrict(work: SubdistrictWork, workers, progress=None) -> BatchRe
     out = Path(plan.options.out_dir)
     write_index(out, plan.config.name)
     timings["total"] = round(time.perf_counter() - work.t_start, 3)
-    write_json(work.manifest_path, build_manifest(plan, work.files, outcomes, digest_outcome, work.n_rejects,
-                                                  work.staff_lists, timings))
+    write_json(work.manifest_path, build_manifest(plan, work.files, outcomes, digest_outcome,
+                                                  work.tables.rejected_rows(), work.tables.staff_lists(), timings))
     failed = [c for c, o in outcomes.items() if o.get("status") == "failed"]
     code = 1 if failed or digest_outcome.get("status") not in ("ok", "reused") else 0
     rejected = dict(zip(plan.metrics["community"], plan.metrics["rejected_rows"].astype(int)))

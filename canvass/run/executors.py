@@ -7,13 +7,13 @@ start their warm kernel while the parent is still cleaning, and shut it down on 
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing as mp
 import os
 import queue
+import threading
 import traceback
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 EXECUTORS: dict = {}
@@ -71,6 +71,7 @@ class LocalExecutor:
         self.tasks = self.ctx.Queue()
         self.results = self.ctx.Queue()
         self.procs = [self._spawn(prewarm) for _ in range(self.jobs)]
+        self._feed_error: BaseException | None = None
 
     def _spawn(self, prewarm: bool = False):
         p = self.ctx.Process(target=_worker_main, args=(self.tasks, self.results, prewarm, os.getpid()),
@@ -78,13 +79,23 @@ class LocalExecutor:
         p.start()
         return p
 
-    def run(self, func: Callable, args: list) -> Iterator[tuple[int, dict]]:
-        """Run ``func(arg)`` for every arg; yield (index, result) as each finishes."""
-        for i, a in enumerate(args):
-            self.tasks.put((i, func, a))
-        pending = set(range(len(args)))
+    def run(self, func: Callable, args: Iterable) -> Iterator[tuple[int, dict]]:
+        """Run ``func(arg)`` for every arg; yield (index, result) as each finishes.
+
+        ``args`` may be a generator that does work between items (the batch writes each
+        community's own files before handing out its task): a thread of this process draws
+        from it while the workers run the items already handed out.
+        """
+        if isinstance(args, (list, tuple)):
+            for i, a in enumerate(args):
+                self.tasks.put((i, func, a))
+            total: int | None = len(args)
+        else:
+            total = None
+            threading.Thread(target=self._feed, args=(func, args), name="canvass-feed", daemon=True).start()
+        done: set = set()
         running: dict = {}
-        while pending:
+        while total is None or len(done) < total:
             try:
                 kind, index, payload = self.results.get(timeout=1.0)
             except queue.Empty:
@@ -94,16 +105,32 @@ class LocalExecutor:
                         lost = [i for i, pid in running.items() if pid == p.pid]
                         for i in lost:
                             running.pop(i)
-                            pending.discard(i)
+                            done.add(i)
                             yield i, {"status": "failed", "error": f"工作进程意外退出 (worker exit code {p.exitcode})"}
                         self.procs.append(self._spawn())
                 continue
-            if kind == "start":
+            if kind == "fed":  # the generator is done: it made ``index`` items, or raised
+                if self._feed_error is not None:
+                    error, self._feed_error = self._feed_error, None
+                    raise error
+                total = index
+            elif kind == "start":
                 running[index] = payload
-            else:
+            elif index not in done:
                 running.pop(index, None)
-                pending.discard(index)
+                done.add(index)
                 yield index, payload
+
+    def _feed(self, func: Callable, args: Iterable) -> None:
+        """Hand out ``args`` as the generator makes them; then say how many there were."""
+        n = 0
+        try:
+            for a in args:
+                self.tasks.put((n, func, a))
+                n += 1
+        except BaseException as exc:  # raised again in the batch's thread, where the run ends
+            self._feed_error = exc
+        self.results.put(("fed", n, None))
 
     def close(self, abort: bool = False) -> None:
         """Stop the workers; with ``abort`` (the batch failed) do not wait for kernels to start."""
@@ -195,10 +222,16 @@ class DaskExecutor:
             except Exception as exc:
                 yield futures[fut], {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 
-    def run_notebooks(self, tasks: list) -> Iterator[tuple[int, dict]]:
-        """Run notebook tasks: community reports on the cluster, the digest locally."""
+    def run_notebooks(self, tasks: Iterable) -> Iterator[tuple[int, dict]]:
+        """Run notebook tasks: community reports on the cluster, the digest locally.
+
+        ``tasks`` may be a generator of community tasks (the batch writes each community's own
+        files before handing out its task): it is drawn from as the cluster has room."""
         from canvass.run.tasks import run_notebook_task
 
+        if not isinstance(tasks, (list, tuple)):
+            yield from self._run_remote(tasks)
+            return
         here = [i for i, t in enumerate(tasks) if t.get("kind") == "digest"]
         there = [i for i, t in enumerate(tasks) if t.get("kind") != "digest"]
         if there:
@@ -208,7 +241,7 @@ class DaskExecutor:
             for j, res in self.local.run(run_notebook_task, [tasks[i] for i in here]):
                 yield here[j], res
 
-    def _run_remote(self, tasks: list) -> Iterator[tuple[int, dict]]:
+    def _run_remote(self, source: Iterable) -> Iterator[tuple[int, dict]]:
         import uuid
 
         from dask.distributed import KilledWorker, Queue, as_completed
@@ -217,13 +250,23 @@ class DaskExecutor:
 
         run_id = uuid.uuid4().hex[:12]
         shared: dict = {}
-        submissions = [0] * len(tasks)
+        submissions: list = []
         queues: dict = {}
         # A window of tasks in flight: a payload is read from disk when it is submitted, and the
         # scheduler does not hold every community's slice at once.
         window = max(4, 2 * sum(self.client.nthreads().values()))
-        waiting = iter(range(len(tasks)))
+        source = iter(source)
+        tasks: list = []
         futures: dict = {}
+
+        def pull() -> int | None:
+            """Take the next task from ``source``; return its index, or None when there is none."""
+            task = next(source, None)
+            if task is None:
+                return None
+            tasks.append(task)
+            submissions.append(0)
+            return len(tasks) - 1
 
         def submit(i: int):
             task = tasks[i]
@@ -243,7 +286,12 @@ class DaskExecutor:
             futures[fut] = i
             return fut
 
-        ready = as_completed([submit(i) for i in itertools.islice(waiting, window)])
+        ready = as_completed()
+        for _ in range(window):  # each submitted as soon as it is made
+            i = pull()
+            if i is None:
+                break
+            ready.add(submit(i))
         try:
             for fut in ready:
                 i = futures.pop(fut)
@@ -258,7 +306,7 @@ class DaskExecutor:
                     res = {"status": "failed", "error": f"{type(exc).__name__}: {exc}".strip()}
                 fut.release()
                 queues.pop(i).close()
-                nxt = next(waiting, None)
+                nxt = pull()
                 if nxt is not None:
                     ready.add(submit(nxt))
                 yield i, res

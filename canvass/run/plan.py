@@ -155,6 +155,7 @@ class Plan:
     selected: list
     targets: dict
     timings: dict
+    slice_hashes: dict = field(default_factory=dict)  # community → sha256 of its prepared slice
 
 
 def _hash_dir(folder: Path) -> str:
@@ -238,16 +239,16 @@ def plan_batch(options: BatchOptions, config: Config, cleaned: Cleaned, week: st
     notebook = Path(options.community_notebook)
     nb_hash = _file_hash(notebook)
     data_param = str(Path(options.data_dir).resolve())
+    slice_hashes = {c: _hash_dir(prepared / f"c{i:04d}") for i, c in enumerate(cleaned.communities)}
     tasks = []
     for community in selected:
         slug = slugs[community]
-        idx = cleaned.communities.index(community)
         params = {"community": community, "week": week, "data_dir": data_param, "prepared_dir": str(prepared.resolve()),
                   "metrics_file": str(history_file.resolve()), "digest_href": "../digest.html", **overrides}
         if options.config_file:
             params["config_file"] = str(Path(options.config_file).resolve())
         shown = history[(history["scope"] == "community") & (history["community"] == community)]
-        key_src = json.dumps({"slice": _hash_dir(prepared / f"c{idx:04d}"),
+        key_src = json.dumps({"slice": slice_hashes[community],
                               "metrics": shown.to_csv(index=False),
                               "params": {k: v for k, v in params.items() if k not in ("prepared_dir", "metrics_file")},
                               "notebook": nb_hash, "code": code, "week": week, "sample": _is_sample(options)},
@@ -263,7 +264,7 @@ def plan_batch(options: BatchOptions, config: Config, cleaned: Cleaned, week: st
             "key": hashlib.sha256(key_src.encode()).hexdigest()[:24],
         })
     return Plan(options, config, cleaned, week, chosen, metrics, history, history_file, slugs, prepared, tasks, selected,
-                targets, {"plan": round(time.perf_counter() - t0, 3)})
+                targets, {"plan": round(time.perf_counter() - t0, 3)}, slice_hashes)
 
 
 def _is_sample(options: BatchOptions) -> bool:
