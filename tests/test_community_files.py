@@ -1,0 +1,121 @@
+"""Each community's own files: written just before its notebook is handed out, reused by their own key."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+
+import pytest
+
+from canvass.run.plan import BatchOptions
+
+from .conftest import ROOT
+
+TINY = ROOT / "tests" / "hostile" / "base"
+W = "2023-W37"
+OWN = ("fix", "backcheck", "issues")  # the tiny fixture has no shops file and no 包户人 column
+
+
+def _run(data, out):
+    from canvass.run.batch import run_batch
+
+    return run_batch(BatchOptions(data_dir=data, out_dir=out, week=W, jobs=1))
+
+
+def test_a_communitys_files_come_just_before_its_notebook(tmp_path, inline_workers, monkeypatch):
+    from canvass.run import community_files, tasks
+
+    log = []
+    write = community_files.TableFiles.write_community
+    run_task = tasks.run_notebook_task
+
+    def logged_write(self, community, failed, image=True):
+        log.append(("files", community))
+        return write(self, community, failed, image)
+
+    def logged_task(task):
+        log.append(("notebook", task["community"] or "digest"))
+        return run_task(task)
+
+    monkeypatch.setattr(community_files.TableFiles, "write_community", logged_write)
+    monkeypatch.setattr(tasks, "run_notebook_task", logged_task)
+    shutil.copytree(TINY, tmp_path / "data")
+    result = _run(tmp_path / "data", tmp_path / "out")
+    assert result.exit_code == 0
+    first, second = list(result.outcomes)  # display order
+    # Not every community's files first: the second community's are written after the first's
+    # notebook was handed out (the executor draws tasks from the batch as it writes them).
+    assert log == [("files", first), ("notebook", first), ("files", second), ("notebook", second),
+                   ("notebook", "digest")]
+
+
+def test_one_communitys_change_rewrites_only_its_own_files(tmp_path, inline_workers):
+    data, out = tmp_path / "data", tmp_path / "out"
+    shutil.copytree(TINY, data)
+    first = _run(data, out)
+    assert first.exit_code == 0
+    idir = out / "internal" / W
+    haigang, xiuzhu = first.slugs["海港社区"], first.slugs["修竹社区"]
+    record = json.loads((idir / "tables.json").read_text(encoding="utf-8"))
+    assert set(record["communities"]) == {"海港社区", "修竹社区"}
+    assert first.timings["community_files"] == {"written": 2, "reused": 0}
+
+    def stamps(slug):
+        paths = [idir / kind / f"{slug}.xlsx" for kind in OWN] + [out / W / "communities" / f"{slug}.png"]
+        return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in paths}
+
+    xiuzhu_before, haigang_before = stamps(xiuzhu), stamps(haigang)
+    # A new open issue of 海港社区 only: 修竹社区's slice, history rows and files stay as they were.
+    issues = data / "issues" / "问题清单.csv"
+    issues.write_text(issues.read_text(encoding="utf-8") + "2023-09-13,海港社区,环境卫生,楼道堆物待清理,社区解决,办理中,,1号楼\n",
+                      encoding="utf-8")
+    second = _run(data, out)
+    assert second.exit_code == 0
+    assert second.timings["community_files"] == {"written": 1, "reused": 1}
+    assert stamps(xiuzhu) == xiuzhu_before  # not even rewritten with the same bytes
+    after = stamps(haigang)
+    assert after[idir / "issues" / f"{haigang}.xlsx"] != haigang_before[idir / "issues" / f"{haigang}.xlsx"]
+    from openpyxl import load_workbook
+
+    rows = [r for r in load_workbook(idir / "issues" / f"{haigang}.xlsx").active.iter_rows(values_only=True)]
+    assert any("楼道堆物待清理" in str(r[-1]) for r in rows[1:]), rows
+    # The manifest still counts every community's staff rows, the reused one's included.
+    manifest = json.loads((out / W / "manifest.json").read_text(encoding="utf-8"))
+    assert set(manifest["staff_lists"]["issues"]) == {"海港社区", "修竹社区"}
+    # 海港社区's open issues: 消防通道被占 (办理中; 垃圾桶满溢 was closed) and the new one.
+    assert manifest["staff_lists"]["issues"]["海港社区"] == 2
+
+
+def _double(x):
+    return 2 * x
+
+
+@pytest.mark.slow
+def test_the_local_executor_hands_out_tasks_while_the_generator_still_makes_them():
+    from canvass.run.executors import LocalExecutor
+
+    ex = LocalExecutor(1, prewarm=False)
+    try:
+        first_done = threading.Event()
+        waited = []
+
+        def make():
+            yield 1
+            waited.append(first_done.wait(120))  # the first result must arrive before the second is made
+            yield 2
+
+        got = []
+        for index, res in ex.run(_double, make()):
+            got.append((index, res))
+            first_done.set()
+        assert got == [(0, 2), (1, 4)] and waited == [True]
+
+        def broken():
+            yield 3
+            raise ValueError("坏的任务")
+
+        with pytest.raises(ValueError, match="坏的任务"):
+            list(ex.run(_double, broken()))
+    finally:
+        ex.close()
