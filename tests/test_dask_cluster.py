@@ -217,8 +217,10 @@ def _records(path: Path) -> dict:
         for role in ("executed", "followup"):
             o.get("outputs", {}).pop(role, None)
     found.pop("timings", None)
-    for f in [k for k in found.get("outputs", {}) if k.endswith(".xlsx")]:  # tables.json: stamped workbooks
-        found["outputs"].pop(f)
+    # tables.json: the stamped workbooks, among the shared files and each community's
+    for entry in [found, found.get("shared") or {}, *outcomes.values()]:
+        for f in [k for k in entry.get("outputs", {}) if k.endswith(".xlsx")]:
+            entry["outputs"].pop(f)
     for k in ("executor", "jobs"):
         found.get("parameters", {}).pop(k, None)
     return found
