@@ -225,8 +225,10 @@ def main() -> None:
     if skipped and not args.skip_ploomber:
         print(f"Ploomber anchor skipped: {skipped}", flush=True)
     results = {}
+    phases: dict = {}  # N → {"batch": timings, "rerun1": timings} of the last run
     loads = []
     for n in [int(x) for x in args.communities.split(",")]:
+        phases[n] = {}
         data = work / f"data-{n}"
         if not data.exists():
             generate(data, n_communities=n, households=args.households, messy=False)
@@ -252,13 +254,14 @@ def main() -> None:
             shutil.rmtree(work / "batch-out", ignore_errors=True)
             row["batch"].append(measure(batch + ["--force"]))
             manifest = json.loads((work / "batch-out" / WEEK / "manifest.json").read_text(encoding="utf-8"))
-            row.setdefault("images", []).append((manifest["timings"].get("images", float("nan")) / (n + 1), 0))
+            phases[n]["batch"] = manifest["timings"]
             # A re-run with nothing changed reuses every community's outputs (no --force).
             row["rerun"].append(measure(batch))
             changed, old = change_one_community(data, communities[0])
             try:
                 row["rerun1"].append(measure(batch))
                 manifest = json.loads((work / "batch-out" / WEEK / "manifest.json").read_text(encoding="utf-8"))
+                phases[n]["rerun1"] = manifest["timings"]
                 ran = [c for c, o in manifest["communities"].items() if o.get("status") == "ok"]
                 if ran != [communities[0]]:
                     print(f"  (rerun1 ran {len(ran)} communities, expected only {communities[0]})", flush=True)
@@ -289,8 +292,11 @@ def main() -> None:
               + f" {r['batch'][1]:10.0f} {r['floor'][1]:10.0f}")
         print(f"      re-run with nothing changed = {100 * r['rerun'][0] / r['batch'][0]:.0f}% of a full run, "
               f"after one community changed = {100 * r['rerun1'][0] / r['batch'][0]:.0f}%; "
-              f"batch/floor = {r['batch'][0] / r['floor'][0]:.2f}; "
-              f"WeChat images {r['images'][0]:.2f} s each")
+              f"batch/floor = {r['batch'][0] / r['floor'][0]:.2f}")
+        for what, t in phases[n].items():  # where the time went, in the last run (manifest timings)
+            print(f"      {what} phases (s): " + ", ".join(
+                f"{k} {t[k]:.1f}" for k in ("clean", "plan", "tables", "communities", "digest", "total")
+                if isinstance(t.get(k), (int, float))))
     ns = sorted(results)
     for a, b in zip(ns, ns[1:]):
         marginal = (results[b]["batch"][0] - results[a]["batch"][0]) / (b - a)
