@@ -119,3 +119,56 @@ def test_the_local_executor_hands_out_tasks_while_the_generator_still_makes_them
             list(ex.run(_double, broken()))
     finally:
         ex.close()
+
+
+# --- the digest beside the last communities (batch.SpeculativeDigest) ---------------------------
+
+def _leftovers(out):
+    return [p for p in out.rglob(".*") if p.is_file() and not p.name.startswith(".canvass")]
+
+
+def test_the_digest_run_beside_the_last_community_is_the_digest(tmp_path, inline_workers):
+    from dataclasses import replace
+
+    from canvass.run.batch import run_batch
+
+    shutil.copytree(TINY, tmp_path / "data")
+    options = BatchOptions(data_dir=tmp_path / "data", out_dir=tmp_path / "out", week=W, jobs=1)
+    ahead = run_batch(options)
+    after = run_batch(replace(options, out_dir=tmp_path / "after", speculative_digest=False))
+    assert ahead.exit_code == after.exit_code == 0
+    assert ahead.timings["digest_speculative"] is True and after.timings["digest_speculative"] is False
+    assert (tmp_path / "out" / W / "digest.html").read_bytes() == (tmp_path / "after" / W / "digest.html").read_bytes()
+    manifest = json.loads((tmp_path / "out" / W / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["digest"]["status"] == "ok"
+    assert _leftovers(tmp_path / "out") == []
+    # What the next run reuses: the real run.json, the digest's key and checksums.
+    run = json.loads((tmp_path / "out" / "internal" / W / "run.json").read_text(encoding="utf-8"))
+    assert "seconds" in run["outcomes"]["海港社区"]
+    again = run_batch(options)
+    assert json.loads((tmp_path / "out" / W / "manifest.json").read_text(encoding="utf-8"))["digest"]["status"] == "reused"
+    assert again.timings["digest_speculative"] is False
+
+
+def test_when_a_community_fails_the_digest_is_run_again_on_what_happened(tmp_path, inline_workers, monkeypatch):
+    from canvass.run import tasks
+    from canvass.run.batch import run_batch
+
+    ran = []
+    real = tasks.run_notebook_task
+
+    def failing(task):
+        ran.append(task["community"] or "digest")
+        if task["community"] == "海港社区":
+            return {"status": "failed", "error": "测试用的故意失败"}
+        return real(task)
+
+    monkeypatch.setattr(tasks, "run_notebook_task", failing)
+    shutil.copytree(TINY, tmp_path / "data")
+    result = run_batch(BatchOptions(data_dir=tmp_path / "data", out_dir=tmp_path / "out", week=W, jobs=1))
+    assert result.exit_code == 1
+    assert ran == ["海港社区", "修竹社区", "digest", "digest"]  # the expected-outcomes digest, then the real one
+    assert result.timings["digest_speculative"] is False
+    digest = (tmp_path / "out" / W / "digest.html").read_text(encoding="utf-8")
+    assert "报告生成失败" in digest and "测试用的故意失败" in digest
+    assert _leftovers(tmp_path / "out") == []

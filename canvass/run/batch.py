@@ -175,7 +175,8 @@ class BatchResult:
         return self.out_dir / self.week / "communities" / f"{self.slugs[community]}.html"
 
 
-def run_communities(plan, previous: dict, workers, progress, communities: list, files=None) -> dict[str, Outcome]:
+def run_communities(plan, previous: dict, workers, progress, communities: list, files=None,
+                    tail=None) -> dict[str, Outcome]:
     """Run (or reuse) every selected community's notebook; return community → outcome, in display order.
 
     ``files`` (a ``TableFiles``): each community's own files are written just before its
@@ -183,6 +184,9 @@ def run_communities(plan, previous: dict, workers, progress, communities: list, 
     render the communities before it. A community whose own file cannot be written is failed
     with that message and its notebook is not run: its previous report stays as it was,
     beside its previous files, and the next run renders it again.
+
+    ``tail`` (a ``SpeculativeDigest``): once every community's task is handed out, it may hand
+    out one more (the digest, run on what the outcomes are expected to be) and receives its result.
     """
     import queue
 
@@ -195,6 +199,7 @@ def run_communities(plan, previous: dict, workers, progress, communities: list, 
     outcomes: dict = {}
     tasks = {t["community"]: t for t in plan.tasks}
     fed: list = []
+    notices_seen: dict = {}  # what feed() decided without a notebook (failed, reused), for ``tail``
 
     def feed():
         for community in communities:
@@ -202,19 +207,26 @@ def run_communities(plan, previous: dict, workers, progress, communities: list, 
                 files.write_community(community, failed)
             task = tasks.get(community)
             if community in failed:
-                notices.put((community, {"status": "failed", "error": failed[community],
-                                         "output_error": failed[community], "seconds": 0.0,
-                                         **({"key": task["key"]} if task else {})}))
+                notices_seen[community] = {"status": "failed", "error": failed[community],
+                                           "output_error": failed[community], "seconds": 0.0,
+                                           **({"key": task["key"]} if task else {})}
+                notices.put((community, notices_seen[community]))
                 continue
             if task is None:  # not selected this time
                 continue
             prev = previous.get(community, {})
             if (not options.force and prev.get("key") == task["key"] and prev.get("status") in ("ok", "reused")
                     and files_intact(prev.get("outputs"), task_outputs(task))):
-                notices.put((community, {**prev, "status": "reused", "seconds": 0.0}))
+                notices_seen[community] = {**prev, "status": "reused", "seconds": 0.0}
+                notices.put((community, notices_seen[community]))
                 continue
             fed.append(task)
             yield task
+        last = tail.task(communities, {c: o for c, o in notices_seen.items()}, [t["community"] for t in fed]) \
+            if tail is not None and fed else None
+        if last is not None:
+            fed.append(last)
+            yield last
 
     def show(community, outcome):
         outcomes[community] = outcome
@@ -235,14 +247,105 @@ def run_communities(plan, previous: dict, workers, progress, communities: list, 
 
         for index, res in run_notebooks(workers(), with_first()):
             drain()
-            show(fed[index]["community"], {**res, "key": fed[index]["key"]})
+            if fed[index].get("kind") == "digest":
+                tail.result = res
+            else:
+                show(fed[index]["community"], {**res, "key": fed[index]["key"]})
     drain()
     # Communities not selected this time keep their previous outcome.
     for c in communities:
         if c not in outcomes:
-            prev = previous.get(c)
-            outcomes[c] = {**prev, "status": prev.get("status", "not run")} if prev else {"status": "not run", "error": ""}
+            outcomes[c] = kept_outcome(previous.get(c))
     return {c: outcomes[c] for c in communities}
+
+
+def kept_outcome(prev: dict | None) -> Outcome:
+    """Return the outcome of a community not selected this time: its previous one."""
+    return {**prev, "status": prev.get("status", "not run")} if prev else {"status": "not run", "error": ""}
+
+
+def report_links(plan, outcomes: dict, wdir: Path, coming: tuple = ()) -> dict:
+    """Return community → its report's link, for those with a report (or one ``coming``)."""
+    return {c: f"communities/{plan.slugs[c]}.html" for c, o in outcomes.items()
+            if o.get("status") in ("ok", "reused")
+            and (c in coming or (wdir / "communities" / f"{plan.slugs[c]}.html").is_file())}
+
+
+def _shown_by_digest(outcomes: dict, links: dict) -> tuple:
+    """What the digest shows of the run (its status and failures sections read no more)."""
+    return {c: (o.get("status"), o.get("error", "")) for c, o in outcomes.items()}, links
+
+
+class SpeculativeDigest:
+    """The digest run beside the last communities, on what their outcomes are expected to be.
+
+    The digest reads the communities' outcomes (status and error) and links, so it normally
+    runs after them with one worker idle. When the last community's notebook is handed out,
+    this hands out the digest too, on ``run.json`` as it will be if every community handed out
+    succeeds, writing to temporary names. When they are all done: if the outcomes are as
+    expected (they almost always are) its files are renamed into place; if not (a community
+    failed), they are removed and the digest runs again on the real outcomes. Only on local
+    workers (a Dask batch runs the digest locally after the cluster's work).
+    """
+
+    def __init__(self, plan, idir: Path, wdir: Path, manifest_path: Path, previous: dict, workers):
+        self.plan, self.idir, self.wdir, self.manifest_path = plan, idir, wdir, manifest_path
+        self.previous, self.workers = previous, workers
+        self.expected: tuple | None = None
+        self.spec_task: NotebookTask | None = None
+        self.result: Outcome | None = None
+        self.used = False  # its files became the digest's
+
+    def task(self, communities: list, decided: dict, fed: list) -> NotebookTask | None:
+        """Return the speculative digest task (None when the digest would be reused, or on Dask)."""
+        if getattr(self.workers(), "run_notebooks", None) is not None:
+            return None
+        outcomes = {c: decided.get(c) or ({"status": "ok", "error": ""} if c in fed
+                                          else kept_outcome(self.previous.get(c))) for c in communities}
+        links = report_links(self.plan, outcomes, self.wdir, coming=tuple(fed))
+        run_file = self.idir / "run.json"
+        task = digest_task(self.plan, run_file, self.idir, self.wdir)
+        if digest_reusable(self.plan, outcomes, links, task, self.manifest_path) is not None:
+            return None
+        try:
+            write_json(run_file, {"outcomes": {c: {"status": o.get("status"), "error": o.get("error", "")}
+                                               for c, o in outcomes.items()},
+                                  "links": links, "district_href": self.plan.options.district_href})
+        except OutputError:  # no speculation: the real run.json's write will say it and end the run
+            return None
+        self.expected = _shown_by_digest(outcomes, links)
+        html, executed = Path(task["html"]), Path(task["executed"])
+        self.spec_task = {**task, "html": str(html.with_name(f".{html.stem}.speculative.html")),
+                          "executed": str(executed.with_name(f".{executed.stem}.speculative.ipynb")),
+                          "recorded": {"parameters": task["parameters"], "notebook": task["notebook"],
+                                       "output": task["executed"]}}
+        return self.spec_task
+
+    def outcome(self, outcomes: dict, links: dict, task: NotebookTask, key: str) -> Outcome | None:
+        """Return the digest's outcome when the speculative run holds (its files moved into place), else None."""
+        from canvass.run.atomic import publish
+        from canvass.run.store import file_checksums
+        from canvass.run.tasks import task_outputs
+
+        if self.spec_task is None:
+            return None
+        spec = {role: Path(self.spec_task[role]) for role in ("html", "executed")}
+        try:
+            if (self.result is None or self.result.get("status") != "ok"
+                    or _shown_by_digest(outcomes, links) != self.expected):
+                return None
+            for role in ("executed", "html"):
+                publish(spec[role], Path(task[role]))  # a failed write ends the run, as for the digest
+            self.used = True
+            return {**self.result, "key": key, "outputs": file_checksums(task_outputs(task))}
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove the speculative files that were not moved into place."""
+        if self.spec_task is not None:
+            for role in ("html", "executed"):
+                Path(self.spec_task[role]).unlink(missing_ok=True)
 
 
 def digest_task(plan, run_file: Path, idir: Path, wdir: Path) -> NotebookTask:
@@ -261,23 +364,39 @@ def digest_task(plan, run_file: Path, idir: Path, wdir: Path) -> NotebookTask:
     }
 
 
-def run_digest(plan, outcomes: dict, links: dict, task: NotebookTask, manifest_path: Path, workers) -> Outcome:
-    """Run (or reuse) the digest notebook; return its outcome. A failed write of it ends the run."""
-    from canvass.run.executors import run_notebooks
-    from canvass.run.tasks import task_outputs
-
-    key = hashlib.sha256(json.dumps(
+def digest_key(plan, outcomes: dict, links: dict, task: NotebookTask) -> str:
+    """Return the digest's reuse key: equal keys mean an equal digest."""
+    return hashlib.sha256(json.dumps(
         {"prepared": plan.prepared_dir.name,
          "outcomes": {c: [o.get("status") in ("ok", "reused"), o.get("error"), o.get("key")] for c, o in outcomes.items()},
          "params": task["parameters"] | {"prepared_dir": "", "run_file": "", "metrics_file": ""},
          "notebook": _file_hash(DIGEST_NB), "code": output_fingerprint(), "links": links,
          **({"district_href": plan.options.district_href} if plan.options.district_href else {})},
         ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def digest_reusable(plan, outcomes: dict, links: dict, task: NotebookTask, manifest_path: Path) -> Outcome | None:
+    """Return the previous digest's outcome when it can be reused as it is, else None."""
+    from canvass.run.tasks import task_outputs
+
+    key = digest_key(plan, outcomes, links, task)
     prev = _previous_manifest(manifest_path).get("digest", {})
     if (not plan.options.force and prev.get("key") == key and prev.get("status") in ("ok", "reused")
             and files_intact(prev.get("outputs"), task_outputs(task))):
-        outcome = {**prev, "status": "reused", "seconds": 0.0}
-    else:
+        return {**prev, "status": "reused", "seconds": 0.0}
+    return None
+
+
+def run_digest(plan, outcomes: dict, links: dict, task: NotebookTask, manifest_path: Path, workers,
+               speculative: SpeculativeDigest | None = None) -> Outcome:
+    """Run (or reuse) the digest notebook; return its outcome. A failed write of it ends the run."""
+    from canvass.run.executors import run_notebooks
+
+    key = digest_key(plan, outcomes, links, task)
+    outcome = digest_reusable(plan, outcomes, links, task, manifest_path)
+    if outcome is None and speculative is not None:
+        outcome = speculative.outcome(outcomes, links, task, key)
+    if outcome is None:
         outcome = {**next(iter(run_notebooks(workers(), [task])))[1], "key": key}
     if outcome.get("output_error"):  # a shared output: the run ends, as for metrics.csv
         raise OutputError(outcome["output_error"])
@@ -389,27 +508,38 @@ def prepare_subdistrict(options: BatchOptions, workers, start_workers: bool = Tr
 def finish_subdistrict(work: SubdistrictWork, workers, progress=None) -> BatchResult:
     """Write each community's own files and run (or reuse) its notebook, then the digest; write the
     index and manifest."""
+    plan = work.plan
+    speculative = SpeculativeDigest(plan, work.idir, work.wdir, work.manifest_path, work.previous, workers) \
+        if plan.options.speculative_digest else None
+    try:
+        return _finish(work, workers, progress, speculative)
+    finally:
+        if speculative is not None:
+            speculative.discard()
+
+
+def _finish(work: SubdistrictWork, workers, progress, speculative) -> BatchResult:
     from canvass.report.pages import write_index
 
     plan, timings, wdir, idir = work.plan, work.timings, work.wdir, work.idir
     communities = work.communities
     t = time.perf_counter()
-    outcomes = run_communities(plan, work.previous, workers, progress, communities, work.tables)
+    outcomes = run_communities(plan, work.previous, workers, progress, communities, work.tables, speculative)
     timings["communities"] = round(time.perf_counter() - t, 3)
     timings["community_files"] = {"written": work.tables.written, "reused": work.tables.reused}
     work.tables.save_record()
     # The digest notebook reads the slices: free the cleaned tables before it runs.
     plan.cleaned = None
     release_memory()
-    links = {c: f"communities/{plan.slugs[c]}.html" for c in communities
-             if outcomes[c].get("status") in ("ok", "reused") and (wdir / "communities" / f"{plan.slugs[c]}.html").is_file()}
+    links = report_links(plan, outcomes, wdir)
     run_file = idir / "run.json"
     write_json(run_file, {"outcomes": outcomes, "links": links, "district_href": plan.options.district_href})
 
     t = time.perf_counter()
     digest_outcome = run_digest(plan, outcomes, links, digest_task(plan, run_file, idir, wdir), work.manifest_path,
-                                workers)
+                                workers, speculative)
     timings["digest"] = round(time.perf_counter() - t, 3)
+    timings["digest_speculative"] = bool(speculative and speculative.used)
     out = Path(plan.options.out_dir)
     write_index(out, plan.config.name)
     timings["total"] = round(time.perf_counter() - work.t_start, 3)

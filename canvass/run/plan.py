@@ -130,6 +130,8 @@ class BatchOptions:
     base_targets: dict | None = None
     # The sub-district digest's link up to the district digest (a district run sets it).
     district_href: str | None = None
+    # Run the digest beside the last communities on their expected outcomes (batch.SpeculativeDigest).
+    speculative_digest: bool = True
 
 
 def internal_root(options: BatchOptions) -> Path:
