@@ -24,6 +24,7 @@ from canvass.ingest.cleaners import (
     clean_surveys,
     clean_visits,
 )
+from canvass.ingest.read_cache import ReadCache
 from canvass.ingest.reading import _settle_community, read_kind
 from canvass.ingest.records import Cleaned
 from canvass.ingest.validate import REJECT_COLUMNS, _col, _empty
@@ -143,10 +144,16 @@ def _registry_communities(frames, config: Config) -> list:
     return list(dict.fromkeys(names))
 
 
-def clean_folder(data_dir: Path, config: Config) -> Cleaned:
-    """Read and clean every input of a data folder; raise InputError for unreadable files."""
+def clean_folder(data_dir: Path, config: Config, read_cache: ReadCache | None = None) -> Cleaned:
+    """Read and clean every input of a data folder; raise InputError for unreadable files.
+
+    With ``read_cache`` only the files not read before are read and parsed (``read_cache.py``);
+    everything across files runs as without it, so the result is the same.
+    """
     data_dir = check_data_folder(data_dir)
-    read = {kind: read_kind(data_dir, kind, config) for kind in kinds.KINDS}
+    read = {kind: read_kind(data_dir, kind, config, read_cache) for kind in kinds.KINDS}
+    if read_cache is not None:
+        read_cache.prune()
     files = [r for kind in kinds.KINDS for r in read[kind][1]]
     raws = {kind: read[kind][2] for kind in kinds.KINDS}  # kind → file → (headers, body)
 
