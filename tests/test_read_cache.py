@@ -61,6 +61,13 @@ def reads(monkeypatch) -> list:
     return opened
 
 
+def clean(data: Path, config, cache: ReadCache):
+    """clean_folder with the cache, then publish its new entries (a run does it with save_prepared)."""
+    cleaned = clean_folder(data, config, cache)
+    cache.publish()
+    return cleaned
+
+
 def assert_same(a, b) -> None:
     for t in TABLES:
         x, y = getattr(a, t), getattr(b, t)
@@ -78,22 +85,22 @@ def test_a_cached_clean_equals_an_uncached_one(varied, tmp_path):
     assert len(plain.rejects) == 11  # 7 row faults + 1 duplicate return + 3 duplicate issue rows (the .xlsx copy)
     assert [n["header"] for f in plain.files for n in f.notes] == ["您对社区工作满意吗"]
     first = ReadCache(tmp_path / "read")
-    assert_same(plain, clean_folder(varied, config, first))  # every file read, entries written
+    assert_same(plain, clean(varied, config, first))  # every file read, entries written
     assert (first.hits, first.misses) == (0, 7)
     second = ReadCache(tmp_path / "read")
-    assert_same(plain, clean_folder(varied, config, second))  # every file from the cache
+    assert_same(plain, clean(varied, config, second))  # every file from the cache
     assert (second.hits, second.misses) == (7, 0)
 
 
 def test_only_the_changed_file_is_read_again(base, tmp_path, reads):
     config = load_config(base)
-    clean_folder(base, config, ReadCache(tmp_path / "read"))
+    clean(base, config, ReadCache(tmp_path / "read"))
     assert len(reads) == 4
     reads.clear()
     with (base / "visits" / "走访记录.csv").open("a", encoding="utf-8") as fh:
         fh.write("2023-09-14,海港社区,1,1,102,已入户,1,姚凯\n")
     cache = ReadCache(tmp_path / "read")
-    after = clean_folder(base, config, cache)
+    after = clean(base, config, cache)
     assert reads == ["visits/走访记录.csv"]
     assert (cache.hits, cache.misses) == (3, 1)
     # The base's visits file has 4 data rows (5 lines with the header): the new one is read.
@@ -105,7 +112,7 @@ def test_only_the_changed_file_is_read_again(base, tmp_path, reads):
 def test_a_damaged_entry_is_rebuilt_with_one_warning(base, tmp_path, reads):
     config = load_config(base)
     root = tmp_path / "read"
-    first = clean_folder(base, config, ReadCache(root))
+    first = clean(base, config, ReadCache(root))
     entries = sorted(p for p in root.iterdir() if p.is_dir())
     assert len(entries) == 4
     damaged = entries[0]
@@ -115,7 +122,7 @@ def test_a_damaged_entry_is_rebuilt_with_one_warning(base, tmp_path, reads):
     reads.clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        cleaned = clean_folder(base, config, ReadCache(root))
+        cleaned = clean(base, config, ReadCache(root))
     rebuilt = [w for w in caught if issubclass(w.category, CacheRebuiltWarning)]
     assert len(rebuilt) == 1 and "\n" not in str(rebuilt[0].message)
     assert "校验和不符" in str(rebuilt[0].message)
@@ -127,13 +134,13 @@ def test_a_damaged_entry_is_rebuilt_with_one_warning(base, tmp_path, reads):
 def test_force_reads_every_file_again(base, tmp_path, reads):
     options = BatchOptions(data_dir=base, out_dir=tmp_path / "out")
     config = load_config(base)
-    clean_folder(base, config, read_cache_for(options))
+    clean(base, config, read_cache_for(options))
     assert (tmp_path / "out" / "internal" / ".cache" / "read").is_dir()
     reads.clear()
-    clean_folder(base, config, read_cache_for(options))
+    clean(base, config, read_cache_for(options))
     assert reads == []  # all from the cache
     forced = BatchOptions(data_dir=base, out_dir=tmp_path / "out", force=True)
-    clean_folder(base, config, read_cache_for(forced))
+    clean(base, config, read_cache_for(forced))
     assert len(reads) == 4
 
 
@@ -155,21 +162,40 @@ def test_the_reader_settings_are_part_of_the_key(base, tmp_path):
 def test_entries_unused_for_two_weeks_are_removed(base, tmp_path):
     config = load_config(base)
     root = tmp_path / "read"
-    clean_folder(base, config, ReadCache(root))
+    clean(base, config, ReadCache(root))
     old = root / ("f" * 32)  # an entry of a file version no longer in the folder
     shutil.copytree(next(p for p in root.iterdir() if p.is_dir()), old)
     stale = time.time() - (KEEP_DAYS + 1) * 86400
     for entry in root.iterdir():
         os.utime(entry / PAYLOAD, (stale, stale))
-    clean_folder(base, config, ReadCache(root))  # uses (touches) the four current entries
+    clean(base, config, ReadCache(root))  # uses (touches) the four current entries
     left = sorted(p.name for p in root.iterdir())
     assert len(left) == 4 and old.name not in left
 
 
 def test_a_file_changed_while_read_is_refused_on_a_cache_hit(base, tmp_path, monkeypatch):
     config = load_config(base)
-    clean_folder(base, config, ReadCache(tmp_path / "read"))
+    clean(base, config, ReadCache(tmp_path / "read"))
     stamps = iter(range(1000))
     monkeypatch.setattr(reading, "_stamp", lambda path, rel: next(stamps))  # every look differs
     with pytest.raises(InputError, match="读取过程中被修改"):
-        clean_folder(base, config, ReadCache(tmp_path / "read"))
+        clean(base, config, ReadCache(tmp_path / "read"))
+
+
+def test_a_failed_run_leaves_no_entry(base, tmp_path):
+    shutil.copy(ROOT / "tests" / "hostile" / "binary_garbage.csv", base / "visits" / "走访记录z.csv")
+    config = load_config(base)
+    root = tmp_path / "read"
+    with pytest.raises(InputError):
+        clean_folder(base, config, ReadCache(root))  # households/ and the first visits file were read before it
+    assert [p for p in root.rglob("*") if p.is_file()] == []
+
+
+def test_entries_appear_only_with_the_prepared_slices(base, tmp_path):
+    config = load_config(base)
+    root = tmp_path / "read"
+    cleaned = clean_folder(base, config, ReadCache(root))
+    assert [p for p in root.iterdir() if not p.name.startswith(".")] == []  # built, not yet published
+    store.save_prepared(cleaned, tmp_path / "prepared" / "k")
+    assert len([p for p in root.iterdir() if p.is_dir() and store.entry_problem(p) is None]) == 4
+    assert [p.name for p in root.iterdir() if p.name.startswith(".")] == []  # no temp folder left

@@ -151,6 +151,15 @@ def clean_folder(data_dir: Path, config: Config, read_cache: ReadCache | None = 
     everything across files runs as without it, so the result is the same.
     """
     data_dir = check_data_folder(data_dir)
+    try:
+        return _clean_folder(data_dir, config, read_cache)
+    except BaseException:
+        if read_cache is not None:
+            read_cache.discard()  # nothing of a failed run stays behind
+        raise
+
+
+def _clean_folder(data_dir: Path, config: Config, read_cache: ReadCache | None) -> Cleaned:
     read = {kind: read_kind(data_dir, kind, config, read_cache) for kind in kinds.KINDS}
     if read_cache is not None:
         read_cache.prune()
@@ -194,7 +203,7 @@ def clean_folder(data_dir: Path, config: Config, read_cache: ReadCache | None = 
     for record in files:
         record.rejected_rows = int(per_file.get(record.file, 0)) if len(rejects) else 0
     return Cleaned(households, visits, surveys, issues, rejects, files, order, config,
-                   optional.get("activities"), optional.get("shops"))
+                   optional.get("activities"), optional.get("shops"), read_cache)
 
 
 def _with_raw(rejects: pd.DataFrame, raws: dict, kind: str) -> pd.DataFrame:

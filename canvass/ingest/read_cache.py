@@ -7,8 +7,11 @@ sheet limits and the code. An entry keyed by all of them holds that result pickl
 gives exactly what reading the file again would. What runs across files (the community of each
 row, stacking, the cleaners) is not cached: it runs on the combined result as without the cache.
 
-Entries are written and checked like the prepared slices (``run/store.write_entry``: temp folder,
-``checksums.json``, rename; the loser of a race keeps the winner's). The checksum is verified
+Entries are written and checked like the prepared slices (``run/store.build_entry`` and
+``publish_entry``: temp folder, ``checksums.json``, rename; the loser of a race keeps the
+winner's). A run's new entries are built as it reads and published with its prepared slices
+(``store.save_prepared``): a run that fails before (a bad file, a bad week) leaves none, and
+what it built is removed (``discard``, or when the cache object goes). The checksum is verified
 before unpickling, so a damaged entry is never loaded: it is discarded with a
 ``CacheRebuiltWarning`` and the file read again. The pickles are only ever written by this
 module, under ``OUT/internal`` (personal data: raw cells), and read back by the same code
@@ -29,6 +32,7 @@ import pickle
 import platform
 import shutil
 import time
+import weakref
 from pathlib import Path
 
 from canvass.config import Config
@@ -51,25 +55,29 @@ class ReadCache:
     """Per-file read results under ``root`` (``OUT/internal/.cache/read``).
 
     ``reuse=False`` (``--force``) reads every file again but still writes its entry, so the
-    next ordinary run finds them. ``hits``/``misses`` count this run's look-ups.
+    next ordinary run finds them; ``write=False`` (``--check``) only looks entries up.
+    ``hits``/``misses`` count this run's look-ups.
     """
 
-    def __init__(self, root: Path, reuse: bool = True):
+    def __init__(self, root: Path, reuse: bool = True, write: bool = True):
         from canvass.ingest.readers import max_sheet_bytes, max_sheet_cells
         from canvass.run.store import code_fingerprint
 
         self.root = Path(root)
-        self.reuse = reuse
+        self.reuse, self.write = reuse, write
         self.hits = self.misses = 0
         self._swept = False
+        self._staged: list = []  # (built temp folder, entry folder), published by publish()
+        # A run that ends without publishing (it failed after reading) leaves nothing behind.
+        weakref.finalize(self, _remove_all, self._staged)
         # Same for every file of a run: the code, the pickle's libraries and the sheet limits
         # (a cached file skips the reader, so it must not skip a lower limit's refusal).
-        self._base = hashlib.sha256("\n".join((_FORMAT, code_fingerprint(), _library_versions(),
-                                               str(max_sheet_bytes()), str(max_sheet_cells()))).encode())
+        self._base = "\n".join((_FORMAT, code_fingerprint(), _library_versions(),
+                                str(max_sheet_bytes()), str(max_sheet_cells())))
 
     def key(self, kind: str, rel: str, sha256: str, config: Config) -> str:
         """Return the entry name of one file: its bytes' sha256, kind, path and the reader's settings."""
-        h = self._base.copy()
+        h = hashlib.sha256(self._base.encode())
         settings = {"aliases": config.aliases, "columns": config.columns, "ignore_columns": config.ignore_columns}
         h.update(json.dumps([kind, rel, sha256, settings], sort_keys=True, ensure_ascii=False, default=str).encode())
         return h.hexdigest()[:32]
@@ -102,19 +110,38 @@ class ReadCache:
         return None
 
     def put(self, key: str, result) -> None:
-        """Write the read result of ``key`` (before anything downstream changes it in place)."""
-        from canvass.run.store import _remove_abandoned, write_entry
+        """Build the entry of ``key`` (before anything downstream changes ``result`` in place);
+        it is published by ``publish``."""
+        from canvass.run.store import _remove_abandoned, build_entry
 
+        if not self.write:
+            return
         if not self._swept:  # temp folders of killed processes: once per run, not per file
             self.root.mkdir(parents=True, exist_ok=True)
             _remove_abandoned(self.root)
             self._swept = True
         data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-        write_entry(self.root / key, lambda tmp: (tmp / PAYLOAD).write_bytes(data), sweep=False)
+        tmp = build_entry(self.root / key, lambda tmp: (tmp / PAYLOAD).write_bytes(data), sweep=False)
+        self._staged.append((tmp, self.root / key))
+
+    def publish(self) -> int:
+        """Rename the entries built by this run into place; return how many."""
+        from canvass.run.store import publish_entry
+
+        n = 0
+        while self._staged:
+            tmp, folder = self._staged.pop(0)
+            publish_entry(tmp, folder)
+            n += 1
+        return n
+
+    def discard(self) -> None:
+        """Remove the entries built by this run and not published."""
+        _remove_all(self._staged)
 
     def prune(self, now: float | None = None) -> int:
         """Remove entries not used for ``KEEP_DAYS``; return how many. Never fails the run."""
-        if not self.root.is_dir():
+        if not self.write or not self.root.is_dir():
             return 0
         cutoff = (time.time() if now is None else now) - KEEP_DAYS * 86400
         removed = 0
@@ -153,3 +180,8 @@ class ReadCache:
                 return False
         shutil.rmtree(trash, ignore_errors=True)
         return True
+
+
+def _remove_all(staged: list) -> None:
+    while staged:
+        shutil.rmtree(staged.pop()[0], ignore_errors=True)

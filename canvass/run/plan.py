@@ -185,12 +185,13 @@ def prepared_location(options: BatchOptions) -> tuple[Config, Path]:
     return config, cache / key
 
 
-def read_cache_for(options: BatchOptions, use_cache: bool = True) -> ReadCache:
+def read_cache_for(options: BatchOptions, use_cache: bool = True, write: bool = True) -> ReadCache:
     """Return the run's cache of read files, beside the prepared slices (``ingest/read_cache.py``).
 
-    ``--force`` (or ``use_cache=False``) reads every file again; the entries are still written.
+    ``--force`` (or ``use_cache=False``) reads every file again; the entries are still written
+    (published with the prepared slices) unless ``write=False``.
     """
-    return ReadCache(internal_root(options) / ".cache" / "read", reuse=use_cache and not options.force)
+    return ReadCache(internal_root(options) / ".cache" / "read", reuse=use_cache and not options.force, write=write)
 
 
 def load_and_clean(options: BatchOptions, use_cache: bool = True) -> tuple[Config, Cleaned]:
@@ -198,8 +199,8 @@ def load_and_clean(options: BatchOptions, use_cache: bool = True) -> tuple[Confi
     config, prepared = prepared_location(options)
     cleaned = load_cached(prepared) if use_cache else None
     if cleaned is None:
-        # --check uses the read cache of a batch already run into OUT; it never creates OUT itself.
-        reads = read_cache_for(options, use_cache) if prepared.parent.parent.is_dir() else None
+        # --check uses the read cache of a batch already run into OUT; it writes nothing there.
+        reads = read_cache_for(options, use_cache, write=False) if prepared.parent.parent.is_dir() else None
         cleaned = clean_folder(Path(options.data_dir), config, reads)
     return config, cleaned
 

@@ -259,12 +259,12 @@ def _local_order(part: pd.DataFrame) -> pd.DataFrame:
     return part.assign(order=part["order"].rank(method="first").astype("int64") - 1)
 
 
-def write_entry(folder: Path, fill, sweep: bool = True) -> Path:
-    """Publish the cache entry ``folder``: ``fill(tmp)`` writes its files into a temporary folder,
-    then ``checksums.json`` is added and the folder renamed into place (see the module's docstring).
+def build_entry(folder: Path, fill, sweep: bool = True) -> Path:
+    """Return a temporary folder beside ``folder`` holding the finished entry, not yet published:
+    ``fill(tmp)`` writes its files, then ``checksums.json`` is added. ``publish_entry`` renames it.
 
-    Shared by the prepared slices and the read cache (``ingest/read_cache.py``). ``sweep`` first
-    removes what killed processes left in the parent; a caller writing many entries does it once.
+    ``sweep`` first removes what killed processes left in the parent; a caller building many
+    entries does it once.
     """
     from canvass.run.atomic import writing
 
@@ -279,10 +279,30 @@ def write_entry(folder: Path, fill, sweep: bool = True) -> Path:
             fill(tmp)
             sums = {p.relative_to(tmp).as_posix(): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
             (tmp / CHECKSUMS).write_text(json.dumps(sums, indent=1), encoding="utf-8")
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return tmp
+
+
+def publish_entry(tmp: Path, folder: Path) -> Path:
+    """Rename the entry built in ``tmp`` to ``folder`` (the winner's stays if another process was first)."""
+    from canvass.run.atomic import writing
+
+    with writing(folder):
+        try:
             _publish_entry(tmp, folder)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # gone already when it was renamed
     return folder
+
+
+def write_entry(folder: Path, fill) -> Path:
+    """Build the cache entry ``folder`` with ``fill(tmp)`` and publish it (see the module's docstring).
+
+    Shared by the prepared slices and the read cache (``ingest/read_cache.py``).
+    """
+    return publish_entry(build_entry(folder, fill), Path(folder))
 
 
 def save_prepared(cleaned: Cleaned, folder: Path) -> Path:
@@ -304,7 +324,12 @@ def save_prepared(cleaned: Cleaned, folder: Path) -> Path:
         _write_parquet(rej[~rej["community"].isin(cleaned.communities)], tmp / "rejects_unassigned.parquet")
         (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
-    return write_entry(folder, fill)
+    write_entry(folder, fill)
+    if cleaned.read_cache is not None:
+        # The files read for these slices: their entries appear with the slices, so a run that
+        # fails before this point (a bad file, a bad week) leaves no cache behind.
+        cleaned.read_cache.publish()
+    return folder
 
 
 # What the digest needs: no names, phones, raw cells or free text (less memory at 100+ communities).
