@@ -24,6 +24,7 @@ from canvass.ingest.cleaners import (
     clean_surveys,
     clean_visits,
 )
+from canvass.ingest.read_cache import ReadCache
 from canvass.ingest.reading import _settle_community, read_kind
 from canvass.ingest.records import Cleaned
 from canvass.ingest.validate import REJECT_COLUMNS, _col, _empty
@@ -143,10 +144,25 @@ def _registry_communities(frames, config: Config) -> list:
     return list(dict.fromkeys(names))
 
 
-def clean_folder(data_dir: Path, config: Config) -> Cleaned:
-    """Read and clean every input of a data folder; raise InputError for unreadable files."""
+def clean_folder(data_dir: Path, config: Config, read_cache: ReadCache | None = None) -> Cleaned:
+    """Read and clean every input of a data folder; raise InputError for unreadable files.
+
+    With ``read_cache`` only the files not read before are read and parsed (``read_cache.py``);
+    everything across files runs as without it, so the result is the same.
+    """
     data_dir = check_data_folder(data_dir)
-    read = {kind: read_kind(data_dir, kind, config) for kind in kinds.KINDS}
+    try:
+        return _clean_folder(data_dir, config, read_cache)
+    except BaseException:
+        if read_cache is not None:
+            read_cache.discard()  # nothing of a failed run stays behind
+        raise
+
+
+def _clean_folder(data_dir: Path, config: Config, read_cache: ReadCache | None) -> Cleaned:
+    read = {kind: read_kind(data_dir, kind, config, read_cache) for kind in kinds.KINDS}
+    if read_cache is not None:
+        read_cache.prune()
     files = [r for kind in kinds.KINDS for r in read[kind][1]]
     raws = {kind: read[kind][2] for kind in kinds.KINDS}  # kind → file → (headers, body)
 
@@ -187,7 +203,7 @@ def clean_folder(data_dir: Path, config: Config) -> Cleaned:
     for record in files:
         record.rejected_rows = int(per_file.get(record.file, 0)) if len(rejects) else 0
     return Cleaned(households, visits, surveys, issues, rejects, files, order, config,
-                   optional.get("activities"), optional.get("shops"))
+                   optional.get("activities"), optional.get("shops"), read_cache)
 
 
 def _with_raw(rejects: pd.DataFrame, raws: dict, kind: str) -> pd.DataFrame:

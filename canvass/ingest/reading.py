@@ -94,8 +94,12 @@ def _no_community_error(rel: str, kind_label: str) -> InputError:
                            f"files: {{\"{rel}\": 某某社区}}；③ 把文件名改为含社区名称，如“某某社区_{Path(rel).name}”")
 
 
-def read_kind(data_dir: Path, kind: str, config: Config):
-    """Return (rows, file records, raw sheets) for every file of one kind, in file order."""
+def read_kind(data_dir: Path, kind: str, config: Config, cache=None):
+    """Return (rows, file records, raw sheets) for every file of one kind, in file order.
+
+    ``cache`` (a ``read_cache.ReadCache``) gives a file's result when its bytes were read
+    before with the same settings and code; only the other files are read and parsed.
+    """
     spec = kinds.KINDS[kind]
     frames, records, raws = [], [], {}
     folder = data_dir / kind
@@ -104,46 +108,77 @@ def read_kind(data_dir: Path, kind: str, config: Config):
     for path in list_input_files(folder):
         rel = path.relative_to(data_dir).as_posix()
         before = _stamp(path, rel)
-        sheet = read_sheet(path, rel, head_check=lambda head, rel=rel: find_header_row(
-            head.itertuples(index=False), spec, config.aliases, rel))
-        record = FileRecord(kind, rel, _sha256(path, rel))
+        hit = key = None
+        if cache is None:
+            cells = _read_cells(path, rel, spec, config)
+            digest = _sha256(path, rel)
+        else:
+            # The hash comes first here: it names the entry. The stamp check below still covers
+            # the hashing and the reading (a file changed between listing and reading is refused, #16).
+            digest = _sha256(path, rel)
+            key = cache.key(kind, rel, digest, config)
+            hit = cache.get(key)
+            cells = _read_cells(path, rel, spec, config) if hit is None else None
         if _stamp(path, rel) != before:
             raise InputError("文件在读取过程中被修改（可能还在复制或保存中） (file changed while read)", file=rel,
                              expected="等文件复制或保存完成后重新运行")
+        if hit is None:
+            frame, cmap, record, headers, body = parse_sheet(cells, rel, spec, config)
+            del cells
+            if cache is not None:
+                cache.put(key, (frame, cmap, record, headers, body))  # before settling changes them in place
+        else:
+            frame, cmap, record, headers, body = hit
+        record.sha256 = digest
         records.append(record)
-        cells = sheet.cells
-        if cells.shape[0] == 0:
-            raise InputError("文件中没有表头 no header", file=rel, expected="带表头的表格")
-        h = find_header_row(cells.head(HEADER_SCAN_ROWS).itertuples(index=False), spec, config.aliases, rel)
-        headers = [str(v) for v in cells.iloc[h]]
-        cmap = map_columns(headers, spec, config.aliases, rel, pins=config.columns,
-                           ignore=config.ignore_columns, header_row=h + 1)
-        record.header_row = h + 1
-        body = cells.iloc[h + 1:]
-        body = body.set_axis(pd.RangeIndex(len(body)), axis=0)
-        # A blank row has every cell empty; one column at a time, so no stripped copy of the sheet.
-        blank = pd.Series(True, index=body.index)
-        for col in body.columns:
-            blank &= body[col].astype(str).str.strip().eq("").to_numpy()
-        record.blank_rows = int(blank.sum())
-        record.data_rows = int((~blank).sum())
-        keep = body[~blank.to_numpy()]
-        frame = pd.DataFrame(index=keep.index)
-        for fname, col in cmap.fields.items():
-            frame[fname] = _blank_markers(normalize_values(keep[col]), comment=fname == "comment")
-        cand_cols = {c for cols in cmap.candidates.values() for c in cols}
-        # A candidate that is also a field's provisional column is normalised once, not twice.
-        by_col = {col: f for f, col in cmap.fields.items()}
-        frame_cols = {c: frame[by_col[c]] if c in by_col else _blank_markers(normalize_values(keep[c]))
-                      for c in cand_cols}
-        frame["_file"] = rel
-        frame["_row"] = (keep.index.to_numpy() + h + 2).astype("int64")
-        frame.attrs["split"] = cmap.split_address
-        frame.attrs["candidates"] = frame_cols
         frames.append((frame, cmap, record))
-        body.attrs["first_excel_row"] = h + 2
         raws[rel] = (headers, body)
     return frames, records, raws
+
+
+def _read_cells(path: Path, rel: str, spec, config: Config) -> pd.DataFrame:
+    """Return one file's cells as text (InputError for a file without the kind's header)."""
+    return read_sheet(path, rel, head_check=lambda head: find_header_row(
+        head.itertuples(index=False), spec, config.aliases, rel)).cells
+
+
+def parse_sheet(cells: pd.DataFrame, rel: str, spec, config: Config):
+    """Return (rows, column map, file record without its sha256, headers, raw body) of one file's cells.
+
+    Depends only on the cells, ``spec``, ``rel`` and config's aliases, columns and
+    ignore_columns: what ``read_cache`` keys an entry by (with the file's bytes).
+    """
+    record = FileRecord(spec.name, rel, "")
+    if cells.shape[0] == 0:
+        raise InputError("文件中没有表头 no header", file=rel, expected="带表头的表格")
+    h = find_header_row(cells.head(HEADER_SCAN_ROWS).itertuples(index=False), spec, config.aliases, rel)
+    headers = [str(v) for v in cells.iloc[h]]
+    cmap = map_columns(headers, spec, config.aliases, rel, pins=config.columns,
+                       ignore=config.ignore_columns, header_row=h + 1)
+    record.header_row = h + 1
+    body = cells.iloc[h + 1:]
+    body = body.set_axis(pd.RangeIndex(len(body)), axis=0)
+    # A blank row has every cell empty; one column at a time, so no stripped copy of the sheet.
+    blank = pd.Series(True, index=body.index)
+    for col in body.columns:
+        blank &= body[col].astype(str).str.strip().eq("").to_numpy()
+    record.blank_rows = int(blank.sum())
+    record.data_rows = int((~blank).sum())
+    keep = body[~blank.to_numpy()]
+    frame = pd.DataFrame(index=keep.index)
+    for fname, col in cmap.fields.items():
+        frame[fname] = _blank_markers(normalize_values(keep[col]), comment=fname == "comment")
+    cand_cols = {c for cols in cmap.candidates.values() for c in cols}
+    # A candidate that is also a field's provisional column is normalised once, not twice.
+    by_col = {col: f for f, col in cmap.fields.items()}
+    frame_cols = {c: frame[by_col[c]] if c in by_col else _blank_markers(normalize_values(keep[c]))
+                  for c in cand_cols}
+    frame["_file"] = rel
+    frame["_row"] = (keep.index.to_numpy() + h + 2).astype("int64")
+    frame.attrs["split"] = cmap.split_address
+    frame.attrs["candidates"] = frame_cols
+    body.attrs["first_excel_row"] = h + 2
+    return frame, cmap, record, headers, body
 
 
 def _settle_community(frames, kind: str, config: Config, known: list) -> None:

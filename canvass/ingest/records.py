@@ -44,6 +44,8 @@ class Cleaned:
     config: Config
     activities: pd.DataFrame | None = None  # None: no activities/ folder (its report sections are left out)
     shops: pd.DataFrame | None = None  # None: no shops/ folder
+    # The read cache these tables were read with (its new entries are published with the slices).
+    read_cache: object = field(default=None, repr=False, compare=False)
 
     def community_slice(self, community: str) -> "Cleaned":
         """Return the tables restricted to one community (rejects of other communities dropped)."""

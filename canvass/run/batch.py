@@ -472,7 +472,7 @@ def prepare_subdistrict(options: BatchOptions, workers, start_workers: bool = Tr
     prepare the next sub-district while the workers run this one's notebooks.
     """
     from canvass.run.community_files import TableFiles
-    from canvass.run.plan import internal_root
+    from canvass.run.plan import internal_root, read_cache_for
 
     t_start = time.perf_counter()
     out = Path(options.out_dir)
@@ -484,7 +484,7 @@ def prepare_subdistrict(options: BatchOptions, workers, start_workers: bool = Tr
     if not cached:
         if start_workers:
             workers()  # start (and warm) the kernels while this process cleans the inputs
-        cleaned = clean_folder(Path(options.data_dir), config)
+        cleaned = clean_folder(Path(options.data_dir), config, read_cache_for(options))
     timings["clean"] = round(time.perf_counter() - t_start, 3)
     timings["clean_cached"] = cached
     week, chosen = choose_week(options, cleaned)

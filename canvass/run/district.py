@@ -70,14 +70,14 @@ def clean_once(options: BatchOptions) -> dict:
     """
     from canvass.ingest.clean import clean_folder
     from canvass.metrics import latest_week
-    from canvass.run.plan import prepared_location
+    from canvass.run.plan import prepared_location, read_cache_for
     from canvass.run.store import load_cached, save_prepared
 
     try:
         config, prepared = prepared_location(options)
         cleaned = load_cached(prepared)
         if cleaned is None:
-            cleaned = clean_folder(Path(options.data_dir), config)
+            cleaned = clean_folder(Path(options.data_dir), config, read_cache_for(options))
             save_prepared(cleaned, prepared)
     except (InputError, ConfigError) as exc:
         return {"status": "failed", "error": exc.one_line()}

@@ -14,6 +14,7 @@ import pandas as pd
 from canvass.config import DEFAULT_TIMEOUT, NOTEBOOKS, SAMPLE_DATA, Config, load_config
 from canvass.errors import InputError, ParameterError
 from canvass.ingest.clean import Cleaned, check_data_folder, clean_folder
+from canvass.ingest.read_cache import ReadCache
 from canvass.metrics import latest_week, metrics_over_weeks, week_rows
 from canvass.run.store import (
     input_fingerprint,
@@ -187,11 +188,24 @@ def prepared_location(options: BatchOptions) -> tuple[Config, Path]:
     return config, cache / key
 
 
+def read_cache_for(options: BatchOptions, use_cache: bool = True, write: bool = True) -> ReadCache:
+    """Return the run's cache of read files, beside the prepared slices (``ingest/read_cache.py``).
+
+    ``--force`` (or ``use_cache=False``) reads every file again; the entries are still written
+    (published with the prepared slices) unless ``write=False``.
+    """
+    return ReadCache(internal_root(options) / ".cache" / "read", reuse=use_cache and not options.force, write=write)
+
+
 def load_and_clean(options: BatchOptions, use_cache: bool = True) -> tuple[Config, Cleaned]:
     """Return the configuration and the cleaned inputs (InputError/ConfigError on bad input)."""
     config, prepared = prepared_location(options)
     cleaned = load_cached(prepared) if use_cache else None
-    return config, cleaned if cleaned is not None else clean_folder(Path(options.data_dir), config)
+    if cleaned is None:
+        # --check uses the read cache of a batch already run into OUT; it writes nothing there.
+        reads = read_cache_for(options, use_cache, write=False) if prepared.parent.parent.is_dir() else None
+        cleaned = clean_folder(Path(options.data_dir), config, reads)
+    return config, cleaned
 
 
 def choose_week(options: BatchOptions, cleaned: Cleaned) -> tuple[str, bool]:

@@ -32,6 +32,7 @@ from canvass import __version__
 from canvass.config import KINDS, Config, load_config
 from canvass.errors import CacheError, CacheRebuiltWarning
 from canvass.ingest.clean import clean_folder
+from canvass.ingest.read_cache import ReadCache
 from canvass.ingest.readers import list_input_files
 from canvass.ingest.records import Cleaned, FileRecord
 from canvass.vocab import METRIC_FIELDS
@@ -258,37 +259,76 @@ def _local_order(part: pd.DataFrame) -> pd.DataFrame:
     return part.assign(order=part["order"].rank(method="first").astype("int64") - 1)
 
 
-def save_prepared(cleaned: Cleaned, folder: Path) -> Path:
-    """Write cleaned tables as one parquet slice per community (plus unassigned rejects).
+def build_entry(folder: Path, fill, sweep: bool = True) -> Path:
+    """Return a temporary folder beside ``folder`` holding the finished entry, not yet published:
+    ``fill(tmp)`` writes its files, then ``checksums.json`` is added. ``publish_entry`` renames it.
 
-    The entry is built in a temporary folder and renamed into place (see the module's docstring).
+    ``sweep`` first removes what killed processes left in the parent; a caller building many
+    entries does it once.
     """
     from canvass.run.atomic import writing
 
     folder = Path(folder)
     with writing(folder):
         folder.parent.mkdir(parents=True, exist_ok=True)
-        _remove_abandoned(folder.parent)
+        if sweep:
+            _remove_abandoned(folder.parent)
         tmp = folder.with_name(_temp_name(folder, "new"))
         tmp.mkdir()
         try:
-            meta = {"communities": list(cleaned.communities), "config": _config_json(cleaned.config),
-                    "files": [dataclasses.asdict(f) for f in cleaned.files], "version": __version__,
-                    "optional": [o for o in OPTIONAL_TABLES if getattr(cleaned, o) is not None]}
-            for i, community in enumerate(cleaned.communities):
-                d = tmp / f"c{i:04d}"
-                d.mkdir()
-                for t in TABLES + tuple(o for o in OPTIONAL_TABLES if getattr(cleaned, o) is not None):
-                    frame = getattr(cleaned, t)
-                    _write_parquet(_local_order(frame[frame["community"] == community]), d / f"{t}.parquet")
-            rej = cleaned.rejects
-            _write_parquet(rej[~rej["community"].isin(cleaned.communities)], tmp / "rejects_unassigned.parquet")
-            (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+            fill(tmp)
             sums = {p.relative_to(tmp).as_posix(): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
             (tmp / CHECKSUMS).write_text(json.dumps(sums, indent=1), encoding="utf-8")
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return tmp
+
+
+def publish_entry(tmp: Path, folder: Path) -> Path:
+    """Rename the entry built in ``tmp`` to ``folder`` (the winner's stays if another process was first)."""
+    from canvass.run.atomic import writing
+
+    with writing(folder):
+        try:
             _publish_entry(tmp, folder)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # gone already when it was renamed
+    return folder
+
+
+def write_entry(folder: Path, fill) -> Path:
+    """Build the cache entry ``folder`` with ``fill(tmp)`` and publish it (see the module's docstring).
+
+    Shared by the prepared slices and the read cache (``ingest/read_cache.py``).
+    """
+    return publish_entry(build_entry(folder, fill), Path(folder))
+
+
+def save_prepared(cleaned: Cleaned, folder: Path) -> Path:
+    """Write cleaned tables as one parquet slice per community (plus unassigned rejects).
+
+    The entry is built in a temporary folder and renamed into place (``write_entry``).
+    """
+    def fill(tmp: Path) -> None:
+        meta = {"communities": list(cleaned.communities), "config": _config_json(cleaned.config),
+                "files": [dataclasses.asdict(f) for f in cleaned.files], "version": __version__,
+                "optional": [o for o in OPTIONAL_TABLES if getattr(cleaned, o) is not None]}
+        for i, community in enumerate(cleaned.communities):
+            d = tmp / f"c{i:04d}"
+            d.mkdir()
+            for t in TABLES + tuple(o for o in OPTIONAL_TABLES if getattr(cleaned, o) is not None):
+                frame = getattr(cleaned, t)
+                _write_parquet(_local_order(frame[frame["community"] == community]), d / f"{t}.parquet")
+        rej = cleaned.rejects
+        _write_parquet(rej[~rej["community"].isin(cleaned.communities)], tmp / "rejects_unassigned.parquet")
+        (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+    write_entry(folder, fill)
+    if cleaned.read_cache is not None:
+        # The files read for these slices: their entries appear with the slices, so a run that
+        # fails before this point (a bad file, a bad week) leaves no cache behind.
+        cleaned.read_cache.publish()
     return folder
 
 
@@ -378,7 +418,7 @@ def prepare(data_dir: Path, config_file: Path | None = None, cache_root: Path | 
             return folder
         discard_damaged(folder, problem)
     if cleaned is None:
-        cleaned = clean_folder(data_dir, load_config(data_dir, config_file))
+        cleaned = clean_folder(data_dir, load_config(data_dir, config_file), ReadCache(cache_root.parent / "read"))
     return save_prepared(cleaned, folder)
 
 

@@ -1,0 +1,187 @@
+"""A cache of the per-file part of reading, so a re-run reads and parses only the files that changed.
+
+``reading.read_kind`` turns each file into (rows of normalised cells, column map, file record,
+headers, raw body); that depends only on the file's bytes, its kind and path, the few settings
+the reader takes from ``subdistrict.yml`` (``aliases``, ``columns``, ``ignore_columns``), the
+sheet limits and the code. An entry keyed by all of them holds that result pickled, so a hit
+gives exactly what reading the file again would. What runs across files (the community of each
+row, stacking, the cleaners) is not cached: it runs on the combined result as without the cache.
+
+Entries are written and checked like the prepared slices (``run/store.build_entry`` and
+``publish_entry``: temp folder, ``checksums.json``, rename; the loser of a race keeps the
+winner's). A run's new entries are built as it reads and published with its prepared slices
+(``store.save_prepared``): a run that fails before (a bad file, a bad week) leaves none, and
+what it built is removed (``discard``, or when the cache object goes). The checksum is verified
+before unpickling, so a damaged entry is never loaded: it is discarded with a
+``CacheRebuiltWarning`` and the file read again. The pickles are only ever written by this
+module, under ``OUT/internal`` (personal data: raw cells), and read back by the same code
+(the key holds the code and the library versions).
+
+Bound: every hit touches its entry; entries not used for ``KEEP_DAYS`` are removed once per
+clean. A weekly campaign keeps this and last week's files, and a superseded version of a file
+goes two weeks after it was last read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import pickle
+import platform
+import shutil
+import time
+import weakref
+from pathlib import Path
+
+from canvass.config import Config
+
+KEEP_DAYS = 14  # an entry not used for this long is removed (see the module's docstring)
+PAYLOAD = "read.pkl"
+_FORMAT = "read-cache-1"
+
+
+def _library_versions() -> str:
+    """The versions that decide what a pickle of frames means when it is read back."""
+    import numpy
+    import pandas
+    import pyarrow
+
+    return f"py{platform.python_version()} np{numpy.__version__} pd{pandas.__version__} pa{pyarrow.__version__}"
+
+
+class ReadCache:
+    """Per-file read results under ``root`` (``OUT/internal/.cache/read``).
+
+    ``reuse=False`` (``--force``) reads every file again but still writes its entry, so the
+    next ordinary run finds them; ``write=False`` (``--check``) only looks entries up.
+    ``hits``/``misses`` count this run's look-ups.
+    """
+
+    def __init__(self, root: Path, reuse: bool = True, write: bool = True):
+        from canvass.ingest.readers import max_sheet_bytes, max_sheet_cells
+        from canvass.run.store import code_fingerprint
+
+        self.root = Path(root)
+        self.reuse, self.write = reuse, write
+        self.hits = self.misses = 0
+        self._swept = False
+        self._staged: list = []  # (built temp folder, entry folder), published by publish()
+        # A run that ends without publishing (it failed after reading) leaves nothing behind.
+        weakref.finalize(self, _remove_all, self._staged)
+        # Same for every file of a run: the code, the pickle's libraries and the sheet limits
+        # (a cached file skips the reader, so it must not skip a lower limit's refusal).
+        self._base = "\n".join((_FORMAT, code_fingerprint(), _library_versions(),
+                                str(max_sheet_bytes()), str(max_sheet_cells())))
+
+    def key(self, kind: str, rel: str, sha256: str, config: Config) -> str:
+        """Return the entry name of one file: its bytes' sha256, kind, path and the reader's settings."""
+        h = hashlib.sha256(self._base.encode())
+        settings = {"aliases": config.aliases, "columns": config.columns, "ignore_columns": config.ignore_columns}
+        h.update(json.dumps([kind, rel, sha256, settings], sort_keys=True, ensure_ascii=False, default=str).encode())
+        return h.hexdigest()[:32]
+
+    def get(self, key: str):
+        """Return the cached read result of ``key``, or None (missing, ``--force``, or damaged: discarded)."""
+        from canvass.run.store import discard_damaged, entry_problem
+
+        folder = self.root / key
+        if not self.reuse or not folder.is_dir():
+            self.misses += 1
+            return None
+        problem = entry_problem(folder, [PAYLOAD])
+        if problem is None:
+            try:
+                with open(folder / PAYLOAD, "rb") as fh:
+                    result = pickle.load(fh)
+                # Touch: the entry is in use (see prune).
+                with contextlib.suppress(OSError):
+                    os.utime(folder / PAYLOAD)
+                self.hits += 1
+                return result
+            except FileNotFoundError:  # removed by another process since it was checked: a miss
+                pass
+            except Exception as exc:  # intact bytes that do not unpickle (should not happen)
+                problem = f"{PAYLOAD} 无法读取：{type(exc).__name__}"
+        if problem is not None and folder.is_dir():
+            discard_damaged(folder, problem)
+        self.misses += 1
+        return None
+
+    def put(self, key: str, result) -> None:
+        """Build the entry of ``key`` (before anything downstream changes ``result`` in place);
+        it is published by ``publish``."""
+        from canvass.run.store import _remove_abandoned, build_entry
+
+        if not self.write:
+            return
+        if not self._swept:  # temp folders of killed processes: once per run, not per file
+            self.root.mkdir(parents=True, exist_ok=True)
+            _remove_abandoned(self.root)
+            self._swept = True
+        data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp = build_entry(self.root / key, lambda tmp: (tmp / PAYLOAD).write_bytes(data), sweep=False)
+        self._staged.append((tmp, self.root / key))
+
+    def publish(self) -> int:
+        """Rename the entries built by this run into place; return how many."""
+        from canvass.run.store import publish_entry
+
+        n = 0
+        while self._staged:
+            tmp, folder = self._staged.pop(0)
+            publish_entry(tmp, folder)
+            n += 1
+        return n
+
+    def discard(self) -> None:
+        """Remove the entries built by this run and not published."""
+        _remove_all(self._staged)
+
+    def prune(self, now: float | None = None) -> int:
+        """Remove entries not used for ``KEEP_DAYS``; return how many. Never fails the run."""
+        if not self.write or not self.root.is_dir():
+            return 0
+        cutoff = (time.time() if now is None else now) - KEEP_DAYS * 86400
+        removed = 0
+        try:
+            entries = [e for e in self.root.iterdir() if not e.name.startswith(".") and e.is_dir()]
+        except OSError:
+            return 0
+        for entry in entries:
+            try:
+                if (entry / PAYLOAD).stat().st_mtime >= cutoff:
+                    continue
+            except FileNotFoundError:
+                continue  # being published or discarded by another process: not ours to judge
+            except OSError:
+                continue
+            if self._remove_old(entry, cutoff):
+                removed += 1
+        return removed
+
+    @staticmethod
+    def _remove_old(entry: Path, cutoff: float) -> bool:
+        from canvass.run.store import _temp_name
+
+        trash = entry.with_name(_temp_name(entry, "old"))
+        try:
+            os.rename(entry, trash)
+        except OSError:  # gone already, or in use (Windows): leave it
+            return False
+        try:
+            used_since = (trash / PAYLOAD).stat().st_mtime >= cutoff
+        except OSError:
+            used_since = False
+        if used_since:  # another process used it between the look and the move: put it back
+            with contextlib.suppress(OSError):
+                os.rename(trash, entry)
+                return False
+        shutil.rmtree(trash, ignore_errors=True)
+        return True
+
+
+def _remove_all(staged: list) -> None:
+    while staged:
+        shutil.rmtree(staged.pop()[0], ignore_errors=True)
