@@ -62,9 +62,13 @@ def run(argv: list[str]) -> tuple[int, str]:
     return code, buf.getvalue()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def district_run(tmp_path_factory, _inline_kernel):
-    """Return (data folder, OUT, exit code, printed text) of one district run without --week."""
+    """Return (data folder, OUT, exit code, printed text) of one district run without --week.
+
+    Session scope: a module fixture is made again whenever the worker's run of this module
+    is interrupted by another module's tests (xdist hands a worker its tests in batches).
+    """
     from canvass.run import executors
 
     from .conftest import InlineExecutor

@@ -116,9 +116,13 @@ def _statuses(out: Path) -> dict:
     return {c: o["status"] for c, o in manifest["communities"].items()}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tiny_batch(tmp_path_factory, _inline_kernel):
-    """Return (data folder, --out folder) of one in-process batch on the tiny fixture."""
+    """Return (data folder, --out folder) of one in-process batch on the tiny fixture.
+
+    Session scope: a module fixture is made again whenever the worker's run of this module
+    is interrupted by another module's tests (xdist hands a worker its tests in batches).
+    """
     from canvass.run import executors
 
     from .conftest import InlineExecutor

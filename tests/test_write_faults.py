@@ -85,9 +85,13 @@ def _leftovers(out: Path) -> list:
     return [p for p in out.rglob(".*") if (p.is_file() and not p.name.startswith(".canvass")) or p.suffix == ".tmp"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def first_run(tmp_path_factory, _inline_kernel):
-    """Return (data, --out) of one complete in-process batch on the tiny fixture."""
+    """Return (data, --out) of one complete in-process batch on the tiny fixture.
+
+    Session scope: a module fixture is made again whenever the worker's run of this module
+    is interrupted by another module's tests (xdist hands a worker its tests in batches).
+    """
     from canvass.run import executors
 
     from .conftest import InlineExecutor
