@@ -74,8 +74,8 @@ def run(tmp_path_factory, _inline_kernel):
     """Return the --out folder of a batch with -p overdue_days 1 and non-default targets.
 
     In-process (``cli.main`` with ``InlineExecutor``): the numbers, not the processes, are
-    under test. Session scope: a module fixture is made again whenever the worker's run of
-    this module is interrupted by another module's tests."""
+    under test. Session scope: a module fixture is made again each time a worker comes
+    back to this module after other tests."""
     from canvass import cli
     from canvass.run import executors
 

@@ -66,8 +66,9 @@ def run(argv: list[str]) -> tuple[int, str]:
 def district_run(tmp_path_factory, _inline_kernel):
     """Return (data folder, OUT, exit code, printed text) of one district run without --week.
 
-    Session scope: a module fixture is made again whenever the worker's run of this module
-    is interrupted by another module's tests (xdist hands a worker its tests in batches).
+    Session scope: a module fixture is made again each time a worker comes back to this
+    module after other tests (with --dist loadgroup a group's tests are handed out apart
+    from the module's other tests).
     """
     from canvass.run import executors
 

@@ -83,8 +83,8 @@ def hostile_names_run(tmp_path_factory):
     """Run the batch on the hostile community names; out is three levels below the work folder.
 
     A real subprocess: what it writes outside --out is under test. Once per session, on one
-    worker: the tests using it share an xdist group, and a module fixture would be made again
-    whenever the worker's run of this module is interrupted by another module's tests."""
+    worker: the tests using it share an xdist group, handed out apart from this module's
+    other tests, and a module fixture would be made again when the worker comes back."""
     work = tmp_path_factory.mktemp("paths")
     data = work / "data"
     _make_data(data)

@@ -89,8 +89,9 @@ def _leftovers(out: Path) -> list:
 def first_run(tmp_path_factory, _inline_kernel):
     """Return (data, --out) of one complete in-process batch on the tiny fixture.
 
-    Session scope: a module fixture is made again whenever the worker's run of this module
-    is interrupted by another module's tests (xdist hands a worker its tests in batches).
+    Session scope: a module fixture is made again each time a worker comes back to this
+    module after other tests (with --dist loadgroup a group's tests are handed out apart
+    from the module's other tests).
     """
     from canvass.run import executors
 
