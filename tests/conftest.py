@@ -18,6 +18,24 @@ SAMPLE_WEEK = "2023-W37"
 FIXTURES = ROOT / "tests" / "notebooks"
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    """Make ``--dist loadgroup`` honour ``xdist_group`` marks again.
+
+    pytest-xdist groups a test by appending ``@group`` to ``item._nodeid``; since pytest 9 the
+    node id is derived from ``item._id``, so that suffix is lost and every "group" was spread
+    over both workers (each worker then made the group's module fixtures, or the whole
+    hostile-input run, again). Test-only: sets the same suffix the way this pytest reads it."""
+    if not getattr(config.option, "loadgroup", False):  # set in xdist's workers with --dist loadgroup
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        names = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
+        if names and "@" not in item.nodeid and hasattr(item, "_id"):
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(names))}")
+
+
 def run_cli(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run ``python run_reports.py ARGS`` in a subprocess and return the completed process."""
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
+from canvass import cli
 from canvass.cli import run_and_report
 from canvass.metrics import METRIC_COLUMNS, compute_metrics
 from canvass.run.plan import BatchOptions
@@ -20,6 +21,14 @@ from .conftest import FIXTURES, SAMPLE, SAMPLE_WEEK, run_cli
 
 COMMUNITIES = ["七一社区", "海港社区", "港兴社区", "福寿社区", "修竹社区"]
 pytestmark = pytest.mark.slow
+
+
+def _cli(capsys, *args: str) -> tuple[int, str]:
+    """Run the command line in this process (tests here are about the batch, not the process:
+    the batch's local executor is the in-process one, see ``inline_workers``)."""
+    code = cli.main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
 
 
 def test_every_output_of_the_contract_exists(sample_reports):
@@ -149,7 +158,7 @@ def test_metrics_xlsx_for_upward_reporting(sample_reports):
     assert {"2023-W32", SAMPLE_WEEK} <= weeks
 
 
-def test_one_failing_community_gives_exit_1_and_the_rest_succeed(tmp_path):
+def test_one_failing_community_gives_exit_1_and_the_rest_succeed(tmp_path, inline_workers, capsys):
     out = tmp_path / "out"
     # The CLI's own report of the batch, with a fixture notebook that raises for 港兴社区.
     console = Console(file=io.StringIO(), width=160, highlight=False, soft_wrap=True)
@@ -164,8 +173,8 @@ def test_one_failing_community_gives_exit_1_and_the_rest_succeed(tmp_path):
     assert "失败" in console.file.getvalue()
 
     # Re-running only the failed community with the fault removed fixes it; others are kept.
-    proc = run_cli("--data", str(SAMPLE), "--out", str(out), "--week", SAMPLE_WEEK, "--community", "港兴社区")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    code, shown = _cli(capsys, "--data", str(SAMPLE), "--out", str(out), "--week", SAMPLE_WEEK, "--community", "港兴社区")
+    assert code == 0, shown
     manifest = json.loads((out / SAMPLE_WEEK / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["communities"]["港兴社区"]["status"] == "ok"
     assert manifest["communities"]["七一社区"]["status"] in ("ok", "reused")
@@ -173,18 +182,20 @@ def test_one_failing_community_gives_exit_1_and_the_rest_succeed(tmp_path):
     assert len(metrics) == 6  # metrics still cover every community
 
 
-def test_rerun_reuses_unchanged_communities_and_is_deterministic(tmp_path):
+def test_rerun_reuses_unchanged_communities_and_is_deterministic(tmp_path, inline_workers, capsys):
     data = tmp_path / "data"
     shutil.copytree(SAMPLE, data)
     out = tmp_path / "out"
+    # The first run is a real process, the next ones run here: reuse keys must not depend on
+    # anything a process has of its own (string hashes, object ids).
     first = run_cli("--data", str(data), "--out", str(out), "--week", SAMPLE_WEEK)
     assert first.returncode == 0, first.stdout + first.stderr
     m1 = (out / SAMPLE_WEEK / "metrics.csv").read_bytes()
     r1 = (out / "internal" / SAMPLE_WEEK / "rejects.csv").read_bytes()
     before = {x["path"]: x["sha256"] for x in json.loads((out / SAMPLE_WEEK / "manifest.json").read_text("utf-8"))["inputs"]}
 
-    second = run_cli("--data", str(data), "--out", str(out), "--week", SAMPLE_WEEK)
-    assert second.returncode == 0
+    code, shown = _cli(capsys, "--data", str(data), "--out", str(out), "--week", SAMPLE_WEEK)
+    assert code == 0, shown
     manifest = json.loads((out / SAMPLE_WEEK / "manifest.json").read_text(encoding="utf-8"))
     assert {o["status"] for o in manifest["communities"].values()} == {"reused"}
     assert manifest["digest"]["status"] == "reused"
@@ -201,8 +212,8 @@ def test_rerun_reuses_unchanged_communities_and_is_deterministic(tmp_path):
     issues.write_bytes(issues.read_bytes() + "2023-09-12,港兴社区,环境卫生,新问题,社区解决,办理中,,\r\n".encode("utf-8"))
     visits = data / "visits" / "海港社区_走访记录_第37周.csv"
     visits.write_bytes(visits.read_bytes() + "2023/9/13,海港社区,30号楼2单元602室,已入户,2,楼长（党员）孟琪勇\r\n".encode("utf-8"))
-    third = run_cli("--data", str(data), "--out", str(out), "--week", SAMPLE_WEEK)
-    assert third.returncode == 0, third.stdout + third.stderr
+    code, shown = _cli(capsys, "--data", str(data), "--out", str(out), "--week", SAMPLE_WEEK)
+    assert code == 0, shown
     manifest = json.loads((out / SAMPLE_WEEK / "manifest.json").read_text(encoding="utf-8"))
     statuses = {c: o["status"] for c, o in manifest["communities"].items()}
     assert statuses.pop("港兴社区") == "ok" and statuses.pop("海港社区") == "ok"
@@ -210,12 +221,13 @@ def test_rerun_reuses_unchanged_communities_and_is_deterministic(tmp_path):
     assert "tables_reused" not in manifest["timings"]  # new inputs: the tables are written again
     assert manifest["digest"]["status"] == "ok"  # the digest always follows a changed community
 
-    forced = run_cli("--data", str(data), "--out", str(out), "--week", SAMPLE_WEEK, "--force", "--community", "七一社区")
+    code, shown = _cli(capsys, "--data", str(data), "--out", str(out), "--week", SAMPLE_WEEK, "--force",
+                       "--community", "七一社区")
     manifest = json.loads((out / SAMPLE_WEEK / "manifest.json").read_text(encoding="utf-8"))
-    assert forced.returncode == 0 and manifest["communities"]["七一社区"]["status"] == "ok"
+    assert code == 0 and manifest["communities"]["七一社区"]["status"] == "ok", shown
 
 
-def test_a_stylesheet_change_re_renders_reports_the_rerun_would_reuse(tmp_path, monkeypatch):
+def test_a_stylesheet_change_re_renders_reports_the_rerun_would_reuse(tmp_path, monkeypatch, inline_workers):
     from canvass.run import store
     from canvass.run.batch import run_batch
 

@@ -9,7 +9,7 @@ from canvass.errors import ParameterError
 from canvass.run.plan import parse_overrides
 from canvass.weeks import parse_week
 
-from .conftest import SAMPLE, run_cli
+from .conftest import ROOT, SAMPLE, run_cli
 
 
 def test_week_forms():
@@ -60,39 +60,59 @@ def test_timeout_is_an_option_not_a_notebook_parameter(tmp_path):
     assert not (tmp_path / "out").exists()  # refused before anything ran
 
 
-@pytest.mark.slow
-def test_cli_exit_2_without_traceback_for_bad_arguments(tmp_path):
-    for args, needle in [
-        (["-p", "nope", "1"], "nope"),
-        (["--week", "2023-W99"], "2023-W99"),
-        (["--data", str(tmp_path / "missing")], "missing"),
-        (["--community", "春光社区", "--week", "2023-W37"], "春光社区"),
-    ]:
-        proc = run_cli(*args, "--out", str(tmp_path / "out"))
-        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
-        text = proc.stdout + proc.stderr
-        assert needle in text and "Traceback" not in text
-        assert len([line for line in text.strip().splitlines() if line.strip()]) == 1, text
+def _main(capsys, *args: str) -> tuple[int, str]:
+    """Run the command line in this process; return its exit code and everything it printed."""
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+BAD_ARGUMENTS = [
+    (["-p", "nope", "1"], "nope"),
+    (["--week", "2023-W99"], "2023-W99"),
+    (["--data", "{tmp}/missing"], "missing"),
+    (["--community", "春光社区", "--week", "2023-W37"], "春光社区"),
+]
+
+
+def _one_line_error(code: int, text: str, args, needle: str) -> None:
+    assert code == 2, (args, text)
+    assert needle in text and "Traceback" not in text
+    assert len([line for line in text.strip().splitlines() if line.strip()]) == 1, text
 
 
 @pytest.mark.slow
-def test_list_params_and_check(tmp_path):
-    proc = run_cli("--list-params")
-    assert proc.returncode == 0
+def test_cli_exit_2_without_traceback_for_bad_arguments(tmp_path, capsys):
+    # In this process (an exception escaping main fails the test as surely as a printed traceback) ...
+    for args, needle in BAD_ARGUMENTS:
+        args = [a.format(tmp=tmp_path) for a in args]
+        code, text = _main(capsys, *args, "--out", str(tmp_path / "out"))
+        _one_line_error(code, text, args, needle)
+    # ... and once as the OS sees it: the exit status and the output of run_reports.py itself.
+    args, needle = BAD_ARGUMENTS[0]
+    proc = run_cli(*args, "--out", str(tmp_path / "out"))
+    _one_line_error(proc.returncode, proc.stdout + proc.stderr, args, needle)
+
+
+@pytest.mark.slow
+def test_list_params_and_check(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)  # as run_cli did: --check without --data reads the bundled sample
+    code, text = _main(capsys, "--list-params")
+    assert code == 0, text
     for name in ("community_report.ipynb", "subdistrict_digest.ipynb", "community", "week", "data_dir",
                  "target_awareness", "知晓率目标"):
-        assert name in proc.stdout
-    proc = run_cli("--check", "--week", "2023-W37")
-    assert proc.returncode == 0, proc.stderr
-    assert "地址在住户台账中不存在" in proc.stdout and "visits/" in proc.stdout
+        assert name in text
+    code, text = _main(capsys, "--check", "--week", "2023-W37")
+    assert code == 0, text
+    assert "地址在住户台账中不存在" in text and "visits/" in text
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow
-def test_default_week_is_latest_and_announced(tmp_path):
-    proc = run_cli("--out", str(tmp_path / "out"), "--community", "港兴社区")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "2023-W38" in proc.stdout and "最近一个已结束的周" in proc.stdout
+def test_default_week_is_latest_and_announced(tmp_path, capsys, inline_workers):
+    code, text = _main(capsys, "--out", str(tmp_path / "out"), "--community", "港兴社区")
+    assert code == 0, text
+    assert "2023-W38" in text and "最近一个已结束的周" in text
     assert (tmp_path / "out" / "2023-W38" / "digest.html").is_file()
 
 
@@ -100,8 +120,6 @@ def test_python_m_canvass_is_the_same_command_line_as_run_reports():
     import os
     import subprocess
     import sys
-
-    from .conftest import ROOT
 
     def options(*cmd):
         proc = subprocess.run([sys.executable, *cmd, "--help"], cwd=ROOT, capture_output=True, text=True,

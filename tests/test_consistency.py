@@ -18,9 +18,10 @@ import pytest
 from bs4 import BeautifulSoup
 from openpyxl import load_workbook
 
-from .conftest import ROOT, SAMPLE, SAMPLE_WEEK, run_cli
+from .conftest import ROOT, SAMPLE, SAMPLE_WEEK
 
-pytestmark = pytest.mark.slow
+# One worker runs the module: its batch (the ``run`` fixture) is made once, not once per worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("consistency")]
 
 OVERDUE_DAYS = 1
 TARGETS = {"coverage": 0.9, "awareness": 0.96, "support": 0.95, "participation": 0.8,
@@ -68,12 +69,23 @@ def section(soup, title: str):
     return out
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """Return the --out folder of a batch with -p overdue_days 1 and non-default targets."""
+@pytest.fixture(scope="session")
+def run(tmp_path_factory, _inline_kernel):
+    """Return the --out folder of a batch with -p overdue_days 1 and non-default targets.
+
+    In-process (``cli.main`` with ``InlineExecutor``): the numbers, not the processes, are
+    under test. Session scope: a module fixture is made again each time a worker comes
+    back to this module after other tests."""
+    from canvass import cli
+    from canvass.run import executors
+
+    from .conftest import InlineExecutor
+
     out = tmp_path_factory.mktemp("consistency") / "out"
-    proc = run_cli("--data", str(SAMPLE), "--out", str(out), "--week", SAMPLE_WEEK, "--jobs", "2", *PARAMS)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(executors.EXECUTORS, "local", InlineExecutor)
+        code = cli.main(["--data", str(SAMPLE), "--out", str(out), "--week", SAMPLE_WEEK, "--jobs", "1", *PARAMS])
+    assert code == 0
     return out
 
 

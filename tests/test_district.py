@@ -62,9 +62,14 @@ def run(argv: list[str]) -> tuple[int, str]:
     return code, buf.getvalue()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def district_run(tmp_path_factory, _inline_kernel):
-    """Return (data folder, OUT, exit code, printed text) of one district run without --week."""
+    """Return (data folder, OUT, exit code, printed text) of one district run without --week.
+
+    Session scope: a module fixture is made again each time a worker comes back to this
+    module after other tests (with --dist loadgroup a group's tests are handed out apart
+    from the module's other tests).
+    """
     from canvass.run import executors
 
     from .conftest import InlineExecutor

@@ -78,9 +78,13 @@ def _listing(folder: Path) -> set:
         return set()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def hostile_names_run(tmp_path_factory):
-    """Run the batch on the hostile community names; out is three levels below the work folder."""
+    """Run the batch on the hostile community names; out is three levels below the work folder.
+
+    A real subprocess: what it writes outside --out is under test. Once per session, on one
+    worker: the tests using it share an xdist group, handed out apart from this module's
+    other tests, and a module fixture would be made again when the worker comes back."""
     work = tmp_path_factory.mktemp("paths")
     data = work / "data"
     _make_data(data)
@@ -100,6 +104,7 @@ def _show(proc) -> str:
 # --- the batch on hostile names ------------------------------------------------------------------
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("hostile-names")
 def test_hostile_names_run_succeeds(hostile_names_run):
     proc = hostile_names_run["proc"]
     assert "Traceback" not in proc.stdout + proc.stderr, _show(proc)
@@ -107,6 +112,7 @@ def test_hostile_names_run_succeeds(hostile_names_run):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("hostile-names")
 def test_nothing_is_written_outside_out(hostile_names_run):
     r = hostile_names_run  # whatever the exit code: a failed run must not write elsewhere either
     out_rel = str(r["out"].relative_to(r["work"]))
@@ -123,6 +129,7 @@ def test_nothing_is_written_outside_out(hostile_names_run):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("hostile-names")
 def test_out_holds_only_the_contract_layout(hostile_names_run):
     out = hostile_names_run["out"]
     allowed_dirs = {"", WEEK, f"{WEEK}/communities", "internal", f"internal/{WEEK}",
@@ -147,6 +154,7 @@ def test_out_holds_only_the_contract_layout(hostile_names_run):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("hostile-names")
 def test_manifest_maps_each_community_to_a_unique_safe_slug(hostile_names_run):
     out = hostile_names_run["out"]
     assert (out / WEEK / "manifest.json").is_file(), "no manifest: the run failed" + _show(hostile_names_run["proc"])
@@ -172,6 +180,7 @@ def test_manifest_maps_each_community_to_a_unique_safe_slug(hostile_names_run):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("hostile-names")
 def test_control_characters_are_not_echoed_to_the_console(hostile_names_run):
     proc = hostile_names_run["proc"]
     assert "\x1b" not in proc.stdout + proc.stderr, "a terminal escape from the data reached the console"

@@ -116,9 +116,14 @@ def _statuses(out: Path) -> dict:
     return {c: o["status"] for c, o in manifest["communities"].items()}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tiny_batch(tmp_path_factory, _inline_kernel):
-    """Return (data folder, --out folder) of one in-process batch on the tiny fixture."""
+    """Return (data folder, --out folder) of one in-process batch on the tiny fixture.
+
+    Session scope: a module fixture is made again each time a worker comes back to this
+    module after other tests (with --dist loadgroup a group's tests are handed out apart
+    from the module's other tests).
+    """
     from canvass.run import executors
 
     from .conftest import InlineExecutor

@@ -85,9 +85,14 @@ def _leftovers(out: Path) -> list:
     return [p for p in out.rglob(".*") if (p.is_file() and not p.name.startswith(".canvass")) or p.suffix == ".tmp"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def first_run(tmp_path_factory, _inline_kernel):
-    """Return (data, --out) of one complete in-process batch on the tiny fixture."""
+    """Return (data, --out) of one complete in-process batch on the tiny fixture.
+
+    Session scope: a module fixture is made again each time a worker comes back to this
+    module after other tests (with --dist loadgroup a group's tests are handed out apart
+    from the module's other tests).
+    """
     from canvass.run import executors
 
     from .conftest import InlineExecutor
