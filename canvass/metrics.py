@@ -301,7 +301,7 @@ def latest_week(cleaned: Cleaned, today: dt.date | None = None) -> str | None:
     one day of data (a partial week is reported only when asked for with ``--week``).
     """
     today = pd.Timestamp(today or dt.date.today())
-    dates = pd.concat([cleaned.visits["date"], cleaned.surveys["date"]]).dropna()
+    dates = cleaned.data_dates()
     dates = dates[dates < today]
     if dates.empty:
         return None

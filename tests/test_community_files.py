@@ -172,3 +172,22 @@ def test_when_a_community_fails_the_digest_is_run_again_on_what_happened(tmp_pat
     digest = (tmp_path / "out" / W / "digest.html").read_text(encoding="utf-8")
     assert "报告生成失败" in digest and "测试用的故意失败" in digest
     assert _leftovers(tmp_path / "out") == []
+
+
+def test_a_rerun_with_nothing_changed_never_reads_the_cleaned_slices(tmp_path, inline_workers, monkeypatch):
+    from canvass.run import store
+    from canvass.run.batch import run_batch
+
+    shutil.copytree(TINY, tmp_path / "data")
+    for week in (W, None):  # given, and chosen from the dates meta.json keeps
+        options = BatchOptions(data_dir=tmp_path / "data", out_dir=tmp_path / f"out-{week}", week=week, jobs=1)
+        first = run_batch(options)
+        reads = []
+        real = store.CachedTables._read
+        monkeypatch.setattr(store.CachedTables, "_read", lambda self: reads.append(1) or real(self))
+        again = run_batch(options)
+        monkeypatch.undo()
+        assert again.exit_code == 0 and again.week == first.week == W
+        assert again.timings["clean_cached"] is True and again.timings["tables_reused"] is True
+        assert {o["status"] for o in again.outcomes.values()} == {"reused"}
+        assert reads == []

@@ -47,6 +47,10 @@ class Cleaned:
     # The read cache these tables were read with (its new entries are published with the slices).
     read_cache: object = field(default=None, repr=False, compare=False)
 
+    def data_dates(self) -> pd.Series:
+        """Return the dates of every visit and survey row (what the default week is chosen from)."""
+        return pd.concat([self.visits["date"], self.surveys["date"]]).dropna()
+
     def community_slice(self, community: str) -> "Cleaned":
         """Return the tables restricted to one community (rejects of other communities dropped)."""
         def pick(df):

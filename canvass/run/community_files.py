@@ -167,6 +167,14 @@ class TableFiles:
             paths[f"communities/{slug}.png"] = self.wdir / "communities" / f"{slug}.png"
         return paths
 
+    def _intact(self, recorded) -> bool:
+        """Return True when every file a record lists is there with its checksum (same key, same
+        files: which files a community has is decided by what its key covers)."""
+        if not isinstance(recorded, dict) or not recorded:
+            return False
+        return files_intact(recorded, {role: (self.wdir if role.startswith("communities/") else self.idir) / role
+                                       for role in recorded})
+
     def write_community(self, community: str, failed: dict, image: bool = True) -> None:
         """Write (or find intact) one community's own files; a failed write goes into ``failed``
         (community → the one-line message) and fails that community alone."""
@@ -175,12 +183,13 @@ class TableFiles:
         from canvass.report.staff_lists import own_file
 
         plan, cleaned, week = self.plan, self.plan.cleaned, self.plan.week
-        key, paths = self.community_key(community), self.community_paths(community, image)
+        key = self.community_key(community)
         prev = (self.previous.get("communities") or {}).get(community) or {}
-        if prev.get("key") == key and files_intact(prev.get("outputs"), paths):
+        if prev.get("key") == key and self._intact(prev.get("outputs")):  # (no table read to know it)
             self.communities[community] = prev
             self.reused += 1
             return
+        paths = self.community_paths(community, image)
         v, one = self._views(), {community: plan.slugs[community]}
         rows: dict = {}
         with own_file(community, failed):

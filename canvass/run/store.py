@@ -313,7 +313,9 @@ def save_prepared(cleaned: Cleaned, folder: Path) -> Path:
     def fill(tmp: Path) -> None:
         meta = {"communities": list(cleaned.communities), "config": _config_json(cleaned.config),
                 "files": [dataclasses.asdict(f) for f in cleaned.files], "version": __version__,
-                "optional": [o for o in OPTIONAL_TABLES if getattr(cleaned, o) is not None]}
+                "optional": [o for o in OPTIONAL_TABLES if getattr(cleaned, o) is not None],
+                # the distinct visit and survey dates: the default week without reading the slices
+                "dates": sorted(str(d.date()) for d in cleaned.data_dates().dt.normalize().unique())}
         for i, community in enumerate(cleaned.communities):
             d = tmp / f"c{i:04d}"
             d.mkdir()
@@ -422,16 +424,71 @@ def prepare(data_dir: Path, config_file: Path | None = None, cache_root: Path | 
     return save_prepared(cleaned, folder)
 
 
+_TABLES_READ_LATER = ("households", "visits", "surveys", "issues", "rejects", "activities", "shops")
+
+
+def _read_later(name: str) -> property:
+    def get(self):
+        if name not in self.__dict__:
+            self._read()
+        return self.__dict__[name]
+
+    def set_(self, value):
+        self.__dict__[name] = value
+
+    return property(get, set_)
+
+
+class CachedTables(Cleaned):
+    """A cache entry's cleaned tables, read from its parquet slices on first use.
+
+    Its communities, file records, configuration and dates come from ``meta.json``: a re-run
+    that reuses every output (the same inputs) never reads the slices. The entry's checksums
+    are checked when it is opened, so reading it later cannot find it damaged (an entry is
+    never changed once published).
+    """
+
+    households = _read_later("households")
+    visits = _read_later("visits")
+    surveys = _read_later("surveys")
+    issues = _read_later("issues")
+    rejects = _read_later("rejects")
+    activities = _read_later("activities")
+    shops = _read_later("shops")
+
+    def __init__(self, folder: Path, meta: dict):  # not the dataclass's: the tables come later
+        self._folder = folder
+        self._dates = meta.get("dates")
+        self.files = [FileRecord(**f) for f in meta["files"]]
+        self.communities = meta["communities"]
+        self.config = _config_from_json(meta["config"])
+        self.read_cache = None
+
+    def _read(self) -> None:
+        full = load_prepared(self._folder)
+        for name in _TABLES_READ_LATER:
+            self.__dict__.setdefault(name, getattr(full, name))
+
+    def data_dates(self) -> pd.Series:
+        if self._dates is None or any(n in self.__dict__ for n in ("visits", "surveys")):
+            return super().data_dates()
+        return pd.Series(pd.to_datetime(self._dates), dtype="datetime64[ns]")
+
+
 def load_cached(folder: Path) -> Cleaned | None:
-    """Return every community's cleaned tables from the entry ``folder``, or None when there is
-    none or it was damaged (then it is discarded with a warning, for the caller to rebuild)."""
+    """Return every community's cleaned tables from the entry ``folder`` (read on first use),
+    or None when there is none or it was damaged (then it is discarded with a warning, for the
+    caller to rebuild)."""
     if not folder.exists():
         return None
-    try:
-        return load_prepared(folder)
-    except CacheError as exc:
-        discard_damaged(folder, exc.problem)
-        return None
+    problem = entry_problem(folder)  # every file's checksum, now: reading later cannot fail
+    if problem is None:
+        try:
+            return CachedTables(folder, json.loads((folder / "meta.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            problem = f"meta.json 无法读取：{type(exc).__name__}"
+    discard_damaged(folder, problem)
+    return None
 
 
 def _history_sum(path: Path) -> Path:
