@@ -285,11 +285,17 @@ def print_district(result, console) -> int:
         table.add_row(*(Text(shown_text(v)) for v in (
             r.name, status, str(n), f"{seconds:.1f}" if seconds is not None else "",
             _shown(r.digest) if r.digest is not None and r.digest.is_file() else "—")))
+    return _print_table_and_where(console, table, result, f"全区汇总 district digest: {_shown(result.district)}",
+                                  "部分街道或社区失败，见上表（其余报告和全区汇总已生成）。")
+
+
+def _print_table_and_where(console, table, result, digest_line: str, failed_line: str) -> int:
+    """Print the results table, where the index and the digest are, and a line when some failed."""
     console.print(table)
     console.print(f"周报目录 index: {_shown(result.out_dir / 'index.html')}", markup=False)
-    console.print(f"全区汇总 district digest: {_shown(result.district)}", markup=False)
+    console.print(digest_line, markup=False)
     if result.exit_code:
-        console.print("部分街道或社区失败，见上表（其余报告和全区汇总已生成）。", style="yellow")
+        console.print(failed_line, style="yellow")
     return result.exit_code
 
 
@@ -348,9 +354,5 @@ def run_and_report(options, console) -> int:
         table.add_row(*(Text(shown_text(v)) for v in (
             community, status, f"{o.get('seconds', 0):.1f}", str(rejected.get(community, "")),
             _shown(path) if path.is_file() else "—")))
-    console.print(table)
-    console.print(f"周报目录 index: {_shown(result.out_dir / 'index.html')}", markup=False)
-    console.print(f"街道汇总 digest: {_shown(result.digest)}", markup=False)
-    if result.exit_code:
-        console.print("部分社区失败，见上表（其余报告和汇总已生成）。", style="yellow")
-    return result.exit_code
+    return _print_table_and_where(console, table, result, f"街道汇总 digest: {_shown(result.digest)}",
+                                  "部分社区失败，见上表（其余报告和汇总已生成）。")

@@ -9,6 +9,7 @@ of the data contract atomically under one lock.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import platform
 import time
@@ -222,8 +223,7 @@ def run_communities(plan, previous: dict, workers, progress, communities: list, 
                 continue
             fed.append(task)
             yield task
-        last = tail.task(communities, {c: o for c, o in notices_seen.items()}, [t["community"] for t in fed]) \
-            if tail is not None and fed else None
+        last = tail.task(communities, notices_seen, [t["community"] for t in fed]) if tail is not None and fed else None
         if last is not None:
             fed.append(last)
             yield last
@@ -241,11 +241,7 @@ def run_communities(plan, previous: dict, workers, progress, communities: list, 
     first = next(tasks_fed, None)  # write own files up to the first notebook to run (or all of them)
     drain()
     if first is not None:
-        def with_first():
-            yield first
-            yield from tasks_fed
-
-        for index, res in run_notebooks(workers(), with_first()):
+        for index, res in run_notebooks(workers(), itertools.chain([first], tasks_fed)):
             drain()
             if fed[index].get("kind") == "digest":
                 tail.result = res
@@ -305,7 +301,7 @@ class SpeculativeDigest:
         links = report_links(self.plan, outcomes, self.wdir, coming=tuple(fed))
         run_file = self.idir / "run.json"
         task = digest_task(self.plan, run_file, self.idir, self.wdir)
-        if digest_reusable(self.plan, outcomes, links, task, self.manifest_path) is not None:
+        if digest_reusable(self.plan, digest_key(self.plan, outcomes, links, task), task, self.manifest_path):
             return None
         try:
             write_json(run_file, {"outcomes": {c: {"status": o.get("status"), "error": o.get("error", "")}
@@ -375,11 +371,10 @@ def digest_key(plan, outcomes: dict, links: dict, task: NotebookTask) -> str:
         ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def digest_reusable(plan, outcomes: dict, links: dict, task: NotebookTask, manifest_path: Path) -> Outcome | None:
-    """Return the previous digest's outcome when it can be reused as it is, else None."""
+def digest_reusable(plan, key: str, task: NotebookTask, manifest_path: Path) -> Outcome | None:
+    """Return the previous digest's outcome when the digest of ``key`` can be reused as it is, else None."""
     from canvass.run.tasks import task_outputs
 
-    key = digest_key(plan, outcomes, links, task)
     prev = _previous_manifest(manifest_path).get("digest", {})
     if (not plan.options.force and prev.get("key") == key and prev.get("status") in ("ok", "reused")
             and files_intact(prev.get("outputs"), task_outputs(task))):
@@ -393,7 +388,7 @@ def run_digest(plan, outcomes: dict, links: dict, task: NotebookTask, manifest_p
     from canvass.run.executors import run_notebooks
 
     key = digest_key(plan, outcomes, links, task)
-    outcome = digest_reusable(plan, outcomes, links, task, manifest_path)
+    outcome = digest_reusable(plan, key, task, manifest_path)
     if outcome is None and speculative is not None:
         outcome = speculative.outcome(outcomes, links, task, key)
     if outcome is None:

@@ -363,14 +363,16 @@ def _read(path: Path, columns: list | None = None) -> pd.DataFrame:
     return df
 
 
-def load_prepared(folder: Path, community: str | None = None, columns: dict | None = None) -> Cleaned:
+def load_prepared(folder: Path, community: str | None = None, columns: dict | None = None,
+                  checked: bool = False) -> Cleaned:
     """Return the cleaned tables of one community (or of all, with ``community=None``).
 
     ``columns`` (table → column list) reads only those columns, e.g. ``DIGEST_COLUMNS``.
+    ``checked``: the caller has verified every checksum of the entry already (``load_cached``).
     """
     columns = columns or {}
     folder = Path(folder)
-    problem = entry_problem(folder, ["meta.json"])
+    problem = None if checked else entry_problem(folder, ["meta.json"])
     if problem is not None:
         raise _damaged(folder, problem)
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
@@ -384,7 +386,7 @@ def load_prepared(folder: Path, community: str | None = None, columns: dict | No
     files = [(t, f"c{i:04d}/{t}.parquet") for i in picks for t in names]
     if community is None:
         files.append(("rejects", "rejects_unassigned.parquet"))
-    problem = entry_problem(folder, [rel for _, rel in files])
+    problem = None if checked else entry_problem(folder, [rel for _, rel in files])
     if problem is not None:
         raise _damaged(folder, problem)
     tables = {t: [] for t in names}
@@ -465,7 +467,7 @@ class CachedTables(Cleaned):
         self.read_cache = None
 
     def _read(self) -> None:
-        full = load_prepared(self._folder)
+        full = load_prepared(self._folder, checked=True)  # load_cached checked every file
         for name in _TABLES_READ_LATER:
             self.__dict__.setdefault(name, getattr(full, name))
 
