@@ -154,7 +154,8 @@ def run_floor(data_dir: Path, out: Path, week: str, jobs: int) -> dict:
                            targets=dict(config.targets), selected=list(cleaned.communities), slugs=slugs,
                            slice_hashes=defaultdict(str))
     files = TableFiles(plan, w, idir, sample)
-    files.write_shared()  # metrics.csv/.xlsx, rejects.csv, flags.csv, collectors.xlsx, digest.png
+    files.write_shared()  # metrics.csv/.xlsx, rejects.csv, flags.csv, collectors.xlsx
+    files.write_digest_image()  # digest.png
     timings["shared"] = time.perf_counter() - t0
     for c in cleaned.communities:
         files.write_community(c, {}, image=False)  # to-fix, back-check, issues, shops, 包户人

@@ -38,16 +38,28 @@ def test_a_communitys_files_come_just_before_its_notebook(tmp_path, inline_worke
         log.append(("notebook", task["community"] or "digest"))
         return run_task(task)
 
+    def logged_image(self):
+        log.append(("digest.png", self._image_due))
+        return image(self)
+
+    image = community_files.TableFiles.write_digest_image
     monkeypatch.setattr(community_files.TableFiles, "write_community", logged_write)
+    monkeypatch.setattr(community_files.TableFiles, "write_digest_image", logged_image)
     monkeypatch.setattr(tasks, "run_notebook_task", logged_task)
     shutil.copytree(TINY, tmp_path / "data")
     result = _run(tmp_path / "data", tmp_path / "out")
     assert result.exit_code == 0
     first, second = list(result.outcomes)  # display order
     # Not every community's files first: the second community's are written after the first's
-    # notebook was handed out (the executor draws tasks from the batch as it writes them).
+    # notebook was handed out (the executor draws tasks from the batch as it writes them). The
+    # digest's picture is drawn after the last community's files, before the digest.
     assert log == [("files", first), ("notebook", first), ("files", second), ("notebook", second),
-                   ("notebook", "digest")]
+                   ("digest.png", True), ("notebook", "digest")]
+    record = json.loads((tmp_path / "out" / "internal" / W / "tables.json").read_text(encoding="utf-8"))
+    png = tmp_path / "out" / W / "digest.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    import hashlib
+    assert record["shared"]["outputs"]["digest.png"] == hashlib.sha256(png.read_bytes()).hexdigest()
 
 
 def test_one_communitys_change_rewrites_only_its_own_files(tmp_path, inline_workers):

@@ -223,6 +223,8 @@ def run_communities(plan, previous: dict, workers, progress, communities: list, 
                 continue
             fed.append(task)
             yield task
+        if files is not None:
+            files.write_digest_image()  # the digest's picture, while the workers render the last ones
         last = tail.task(communities, notices_seen, [t["community"] for t in fed]) if tail is not None and fed else None
         if last is not None:
             fed.append(last)

@@ -1,8 +1,12 @@
 """The files the batch process writes besides the notebooks: shared tables, then each community's own.
 
 Shared (one per sub-district and week; a failed write ends the run): metrics.csv and .xlsx,
-rejects.csv, flags.csv, collectors.xlsx and digest.png. They are written before any notebook
-runs, so a run that ends on one of them has replaced no report.
+rejects.csv, flags.csv and collectors.xlsx are written before any notebook runs, so a run
+that ends on one of them has replaced no report. digest.png is the digest's picture and goes
+with the digest: it is drawn after the last community's own files, while the workers render
+the last communities, just before the digest is handed out (its drawing took ~1.5 s of the
+batch process with both workers idle when it came first); a failed write of it ends the run
+as a failed digest.html does.
 
 A community's own files (its to-fix list, back-check, issues, shops and 包户人 workbooks, and
 its WeChat image) are written one community at a time, just before that community's notebook
@@ -69,7 +73,7 @@ class TableFiles:
     """What the batch process writes for one sub-district and week, and the record of it.
 
     ``write_shared()`` first, then ``write_community(c)`` for every community (in any thread,
-    one at a time), then ``save_record()``.
+    one at a time), then ``write_digest_image()``, then ``save_record()``.
     """
 
     def __init__(self, plan, wdir: Path, idir: Path, sample: bool):
@@ -99,10 +103,10 @@ class TableFiles:
                 "rejects.csv": i / "rejects.csv", "flags.csv": i / "flags.csv", "collectors.xlsx": i / "collectors.xlsx"}
 
     def write_shared(self) -> bool:
-        """Write the shared files (or find them intact from a run of the same key); return True when reused.
+        """Write the shared tables (or find every shared file intact from a run of the same key);
+        return True when reused. digest.png is left to ``write_digest_image``.
 
         A failed write raises OutputError: the run ends before any report was replaced."""
-        from canvass.report import narrative, wechat
         from canvass.report.tables import write_metrics_csv, write_metrics_xlsx
         from canvass.run.batch import write_rejects
 
@@ -117,13 +121,29 @@ class TableFiles:
         n_rejects = write_rejects(cleaned, week, paths["rejects.csv"])
         counts = {"flags": sl.write_flags(cleaned, week, paths["flags.csv"]),
                   "collectors": sl.write_collectors(cleaned, week, paths["collectors.xlsx"])}
+        tables = {role: p for role, p in paths.items() if role != "digest.png"}
+        self.shared = {"key": key, "rejected_rows": n_rejects, "staff_lists": counts,
+                       "outputs": file_checksums(tables)}
+        self._image_due = True
+        return False
+
+    _image_due = False
+
+    def write_digest_image(self) -> None:
+        """Draw digest.png when the shared files were written this run (not when reused).
+
+        Called after every community's own files and before the digest; a failed write raises
+        OutputError and ends the run, as the digest's own page does."""
+        from canvass.report import narrative, wechat
+
+        if not self._image_due:
+            return
+        plan, path = self.plan, self.shared_paths()["digest.png"]
         # the same three parts as the digest's HTML (report/narrative.py), from the same numbers
         parts = narrative.week_summary(plan.metrics, self._views()["grids"]).as_dict()
-        wechat.render(wechat.digest_image(plan.metrics, plan.config.name, week, parts=parts, **self.style),
-                      paths["digest.png"])
-        self.shared = {"key": key, "rejected_rows": n_rejects, "staff_lists": counts,
-                       "outputs": file_checksums(paths)}
-        return False
+        wechat.render(wechat.digest_image(plan.metrics, plan.config.name, plan.week, parts=parts, **self.style), path)
+        self.shared["outputs"] = {**self.shared["outputs"], **file_checksums({"digest.png": path})}
+        self._image_due = False
 
     # --- one community's ------------------------------------------------------------------
 
