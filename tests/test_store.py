@@ -353,3 +353,21 @@ def test_an_entry_that_cannot_be_put_in_place_is_an_output_error(tmp_path, monke
         store.save_prepared(cleaned, tmp_path / "cache" / "key")
     monkeypatch.undo()
     assert list((tmp_path / "cache").iterdir()) == []  # its temp folder is gone too
+
+
+def test_a_community_slice_can_be_read_table_by_table(tmp_path):
+    # The follow-up workbook needs households and visits: a worker reads and checks those two
+    # files only; the others are empty, and damage to one of them does not concern it.
+    folder = store.prepare(TINY, cache_root=tmp_path / "prepared")
+    whole = store.load_prepared(folder, "海港社区")
+    two = store.load_prepared(folder, "海港社区", tables=("households", "visits"))
+    pd.testing.assert_frame_equal(two.households, whole.households)
+    pd.testing.assert_frame_equal(two.visits, whole.visits)
+    assert len(whole.surveys) > 0 and len(two.surveys) == 0 and len(two.issues) == 0
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    i = meta["communities"].index("海港社区")
+    (folder / f"c{i:04d}" / "surveys.parquet").write_bytes(b"broken")
+    assert len(store.load_prepared(folder, "海港社区", tables=("households", "visits")).visits) == len(whole.visits)
+    (folder / f"c{i:04d}" / "visits.parquet").write_bytes(b"broken")
+    with pytest.raises(Exception, match="visits.parquet"):
+        store.load_prepared(folder, "海港社区", tables=("households", "visits"))

@@ -107,7 +107,7 @@ def run_notebook_task(task: NotebookTask) -> Outcome:
             from canvass.report.worklists import write_followup
             from canvass.run.store import load_prepared
 
-            cleaned = load_prepared(Path(task["prepared_dir"]), task["community"])
+            cleaned = load_prepared(Path(task["prepared_dir"]), task["community"], tables=("households", "visits"))
             result["followup_rows"] = write_followup(cleaned, task["community"], task["week"], Path(task["followup"]))
         except OutputError as exc:
             result = _write_failed(exc) if result["status"] != "failed" else result
