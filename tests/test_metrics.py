@@ -527,3 +527,19 @@ def test_property_rows_dated_after_w_never_change_ws_metrics(baseline_w36, visit
                       issues=insert_randomly(ISSUES, issues, positions[12:]))
     got = compute_metrics(c, W)
     pd.testing.assert_frame_equal(got, baseline_w36, check_dtype=False)
+
+
+def test_the_history_does_not_depend_on_how_text_is_stored():
+    # metrics_over_weeks converts the tables' Arrow text to object arrays once (speed): every
+    # week's row must be what compute_metrics gives on the tables as they were cleaned.
+    from canvass.config import load_config
+
+    root = Path(__file__).resolve().parent.parent / "data" / "sample"
+    cleaned = clean_folder(root, load_config(root))
+    assert isinstance(cleaned.visits["key"].dtype, pd.StringDtype)  # the case the conversion is for
+    history = metrics_over_weeks(cleaned, "2023-W37")
+    weeks = list(pd.unique(history["week"]))
+    assert len(weeks) > 1
+    for w in weeks:
+        pd.testing.assert_frame_equal(week_rows(history, w), compute_metrics(cleaned, w))
+    assert isinstance(cleaned.visits["key"].dtype, pd.StringDtype)  # the caller's tables are left as they were
