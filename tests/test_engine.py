@@ -115,3 +115,24 @@ def test_the_warm_up_is_hidden_from_the_collector_and_reports_are_still_collecte
     frozen = int(text.split("FROZEN ")[1].split()[0])
     assert frozen > 10_000, text  # pandas and matplotlib alone are far more than this
     assert "CYCLE FREED True" in text, text
+
+
+def test_workers_do_not_build_rfc3987_syntaxs_parsers_until_something_checks_an_iri():
+    # papermill -> nbformat -> jsonschema imports rfc3987_syntax, which builds ~35 Lark parsers
+    # on import (1 s of CPU per worker). canvass.run defers it; the checker still answers.
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from canvass.run import engine
+print("BUILT", "rfc3987_syntax.syntax_helpers" in sys.modules)
+from jsonschema import _format
+print("CHECKS", _format.is_iri("http://例子.测试/路径"), _format.is_iri("not an iri"))
+print("LOADED", "rfc3987_syntax.syntax_helpers" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8",
+                         check=True).stdout
+    assert "BUILT False" in out, out
+    assert "CHECKS True False" in out, out
+    assert "LOADED True" in out, out
