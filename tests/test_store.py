@@ -371,3 +371,16 @@ def test_a_community_slice_can_be_read_table_by_table(tmp_path):
     (folder / f"c{i:04d}" / "visits.parquet").write_bytes(b"broken")
     with pytest.raises(Exception, match="visits.parquet"):
         store.load_prepared(folder, "海港社区", tables=("households", "visits"))
+
+
+def test_the_output_fingerprint_is_read_once_while_the_package_is_unchanged(package_copy, monkeypatch):
+    reads = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or real(self))
+    first = store.output_fingerprint()
+    n = len(reads)
+    assert n > 10  # the package's files were read
+    assert store.output_fingerprint() == first and len(reads) == n  # asked again: nothing read
+    css = package_copy / "report" / "static" / "report.css"
+    css.write_text(css.read_text(encoding="utf-8") + "\n/* changed */\n", encoding="utf-8")
+    assert store.output_fingerprint() != first and len(reads) > n
