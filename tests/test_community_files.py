@@ -52,9 +52,11 @@ def test_a_communitys_files_come_just_before_its_notebook(tmp_path, inline_worke
     first, second = list(result.outcomes)  # display order
     # Not every community's files first: the second community's are written after the first's
     # notebook was handed out (the executor draws tasks from the batch as it writes them). The
-    # digest's picture is drawn after the last community's files, before the digest.
-    assert log == [("files", first), ("notebook", first), ("files", second), ("notebook", second),
-                   ("digest.png", True), ("notebook", "digest")]
+    # digest, the longest task, is handed out right after the first community (on the outcomes
+    # expected), and its picture is drawn after the last community's files.
+    assert log == [("files", first), ("notebook", first), ("notebook", "digest"), ("files", second),
+                   ("notebook", second), ("digest.png", True)]
+    assert result.timings["digest_speculative"] is True  # the early digest was the one published
     record = json.loads((tmp_path / "out" / "internal" / W / "tables.json").read_text(encoding="utf-8"))
     png = tmp_path / "out" / W / "digest.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -179,7 +181,8 @@ def test_when_a_community_fails_the_digest_is_run_again_on_what_happened(tmp_pat
     shutil.copytree(TINY, tmp_path / "data")
     result = run_batch(BatchOptions(data_dir=tmp_path / "data", out_dir=tmp_path / "out", week=W, jobs=1))
     assert result.exit_code == 1
-    assert ran == ["海港社区", "修竹社区", "digest", "digest"]  # the expected-outcomes digest, then the real one
+    # the expected-outcomes digest (after the first community), then the real one
+    assert ran == ["海港社区", "digest", "修竹社区", "digest"]
     assert result.timings["digest_speculative"] is False
     digest = (tmp_path / "out" / W / "digest.html").read_text(encoding="utf-8")
     assert "报告生成失败" in digest and "测试用的故意失败" in digest

@@ -186,8 +186,9 @@ def run_communities(plan, previous: dict, workers, progress, communities: list, 
     with that message and its notebook is not run: its previous report stays as it was,
     beside its previous files, and the next run renders it again.
 
-    ``tail`` (a ``SpeculativeDigest``): once every community's task is handed out, it may hand
-    out one more (the digest, run on what the outcomes are expected to be) and receives its result.
+    ``tail`` (a ``SpeculativeDigest``): right after the first community's task is handed out, it
+    may hand out one more (the digest, run on what the outcomes are expected to be) and receives
+    its result.
     """
     import queue
 
@@ -202,7 +203,20 @@ def run_communities(plan, previous: dict, workers, progress, communities: list, 
     fed: list = []
     notices_seen: dict = {}  # what feed() decided without a notebook (failed, reused), for ``tail``
 
+    def reused(community, task) -> dict | None:
+        prev = previous.get(community, {})
+        if (not options.force and prev.get("key") == task["key"] and prev.get("status") in ("ok", "reused")
+                and files_intact(prev.get("outputs"), task_outputs(task))):
+            return {**prev, "status": "reused", "seconds": 0.0}
+        return None
+
+    # Which notebooks will run, decided before any own file is written (the reuse checks read
+    # only the previous outputs), so that the digest can be handed out with the first of them.
+    to_reuse = {c: r for c in communities if c in tasks for r in (reused(c, tasks[c]),) if r is not None}
+    to_run = [c for c in communities if c in tasks and c not in to_reuse]
+
     def feed():
+        digest_out = tail is None or not to_run
         for community in communities:
             if files is not None:
                 files.write_community(community, failed)
@@ -215,20 +229,23 @@ def run_communities(plan, previous: dict, workers, progress, communities: list, 
                 continue
             if task is None:  # not selected this time
                 continue
-            prev = previous.get(community, {})
-            if (not options.force and prev.get("key") == task["key"] and prev.get("status") in ("ok", "reused")
-                    and files_intact(prev.get("outputs"), task_outputs(task))):
-                notices_seen[community] = {**prev, "status": "reused", "seconds": 0.0}
+            if community in to_reuse:
+                notices_seen[community] = to_reuse[community]
                 notices.put((community, notices_seen[community]))
                 continue
             fed.append(task)
             yield task
+            if not digest_out:
+                # The digest, the longest task, goes right after the first community (not last,
+                # where one worker ran it alone while the other idled), on the outcomes expected
+                # then: a community whose files or notebook fail later makes it run again at the end.
+                digest_out = True
+                last = tail.task(communities, {**to_reuse, **notices_seen}, to_run)
+                if last is not None:
+                    fed.append(last)
+                    yield last
         if files is not None:
             files.write_digest_image()  # the digest's picture, while the workers render the last ones
-        last = tail.task(communities, notices_seen, [t["community"] for t in fed]) if tail is not None and fed else None
-        if last is not None:
-            fed.append(last)
-            yield last
 
     def show(community, outcome):
         outcomes[community] = outcome
@@ -275,12 +292,13 @@ def _shown_by_digest(outcomes: dict, links: dict) -> tuple:
 
 
 class SpeculativeDigest:
-    """The digest run beside the last communities, on what their outcomes are expected to be.
+    """The digest run beside the communities, on what their outcomes are expected to be.
 
-    The digest reads the communities' outcomes (status and error) and links, so it normally
-    runs after them with one worker idle. When the last community's notebook is handed out,
-    this hands out the digest too, on ``run.json`` as it will be if every community handed out
-    succeeds, writing to temporary names. When they are all done: if the outcomes are as
+    The digest reads the communities' outcomes (status and error) and links, so it would run
+    after them with one worker idle. Right after the first community's notebook is handed out
+    (the digest is the longest task: first, not last, so no worker idles at the end), this
+    hands out the digest too, on ``run.json`` as it will be if every community whose notebook
+    is to run succeeds, writing to temporary names. When they are all done: if the outcomes are as
     expected (they almost always are) its files are renamed into place; if not (a community
     failed), they are removed and the digest runs again on the real outcomes. Only on local
     workers (a Dask batch runs the digest locally after the cluster's work).
