@@ -384,3 +384,19 @@ def test_the_output_fingerprint_is_read_once_while_the_package_is_unchanged(pack
     css = package_copy / "report" / "static" / "report.css"
     css.write_text(css.read_text(encoding="utf-8") + "\n/* changed */\n", encoding="utf-8")
     assert store.output_fingerprint() != first and len(reads) > n
+
+
+def test_one_tables_files_are_joined_as_pandas_would_join_them(tmp_path):
+    # Communities' slices of one table may differ in type (a count with a gap is float in one,
+    # int in another; a text column with no value at all): joined, they read as pandas'
+    # concatenation of each file read alone.
+    pd.DataFrame({"n": [1, 2], "who": ["张三", None], "day": pd.to_datetime(["2023-09-11", "2023-09-12"])}) \
+        .to_parquet(tmp_path / "a.parquet", index=False)
+    pd.DataFrame({"n": [3.5], "who": pd.Series([None], dtype=object), "day": pd.to_datetime(["2023-09-13"])}) \
+        .to_parquet(tmp_path / "b.parquet", index=False)
+    got = store._read_concat(tmp_path, ["a.parquet", "b.parquet"])
+    assert got["n"].tolist() == [1.0, 2.0, 3.5]
+    assert got["who"].tolist() == ["张三", "", ""]  # text: blanks are "" as _read gives them
+    assert got["day"].tolist() == list(pd.to_datetime(["2023-09-11", "2023-09-12", "2023-09-13"]))
+    assert store._read_concat(tmp_path, ["a.parquet"], ["who"]).columns.tolist() == ["who"]
+    assert store._read_concat(tmp_path, []).empty

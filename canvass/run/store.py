@@ -377,6 +377,38 @@ def _read(path: Path, columns: list | None = None) -> pd.DataFrame:
     return df
 
 
+def _read_concat(folder: Path, rels: list, columns: list | None = None) -> pd.DataFrame:
+    """Return one table's files (e.g. every community's visits) as one frame, as ``_read`` gives
+    each, concatenated.
+
+    Perf: the files are joined as Arrow tables and converted to pandas once: the digest reads
+    141 files, and converting each on its own (and its text columns one by one) took 1.0 of
+    the 1.7 s it spent loading.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not rels:
+        return pd.DataFrame()
+    parts = []
+    for rel in rels:
+        try:
+            file = pq.ParquetFile(folder / rel)
+            names = file.schema_arrow.names
+            parts.append(file.read(columns=[c for c in columns if c in names] if columns is not None else None))
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise _damaged(folder, f"{rel} 无法读取：{type(exc).__name__}") from exc
+    try:
+        table = pa.concat_tables(parts, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # schemas that Arrow will not join: pandas does
+        return pd.concat([_read(folder / rel, columns) for rel in rels], ignore_index=True)
+    df = table.to_pandas()
+    for col, typ in zip(table.schema.names, table.schema.types):
+        if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_null(typ):
+            df[col] = df[col].astype(object).where(df[col].notna(), "")
+    return df
+
+
 def load_prepared(folder: Path, community: str | None = None, columns: dict | None = None,
                   checked: bool = False, tables: tuple | None = None) -> Cleaned:
     """Return the cleaned tables of one community (or of all, with ``community=None``).
@@ -406,13 +438,7 @@ def load_prepared(folder: Path, community: str | None = None, columns: dict | No
     problem = None if checked else entry_problem(folder, [rel for _, rel in files])
     if problem is not None:
         raise _damaged(folder, problem)
-    tables = {t: [] for t in names}
-    for t, rel in files:
-        try:
-            tables[t].append(_read(folder / rel, columns.get(t)))
-        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-            raise _damaged(folder, f"{rel} 无法读取：{type(exc).__name__}") from exc
-    frames = {t: pd.concat(v, ignore_index=True) if v else pd.DataFrame() for t, v in tables.items()}
+    frames = {t: _read_concat(folder, [rel for tt, rel in files if tt == t], columns.get(t)) for t in names}
     for t, cols in (("visits", ["date"]), ("surveys", ["submitted_at", "date"]),
                     ("issues", ["raised", "resolved"]), ("rejects", ["date"]), ("activities", ["date"]),
                     ("shops", ["date", "deadline"])):
