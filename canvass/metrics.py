@@ -335,18 +335,18 @@ def metrics_over_weeks(cleaned: Cleaned, week: str, targets: dict | None = None,
     This is the one computation behind every number the reports show: the batch runs it
     once and hands it to the notebooks; week W's rows are metrics.csv.
     """
-    coded = _with_object_keys(cleaned)
+    coded = _with_object_text(cleaned)
     return pd.concat([compute_metrics(coded, w, targets, overdue_days) for w in campaign_weeks(coded, week)],
                      ignore_index=True)
 
 
-def _with_object_keys(cleaned: Cleaned) -> Cleaned:
+def _with_object_text(cleaned: Cleaned) -> Cleaned:
     """Return the tables with their text columns as NumPy object arrays (same values).
 
     Perf: pandas 3 keeps text in Arrow; each ``to_numpy()`` of it (community codes, household
     keys, outcomes, per table and per week) built a new object array again: at 20 communities
-    x 3,000 households the history took 1.96 s, 1.3 s with the keys converted once, 1.0 s with
-    every text column. The copies live only while the history is computed.
+    x 3,000 households the history took 1.96 s, ~1.5 s with the key columns converted once,
+    1.4 s with every text column. The copies live only while the history is computed.
     """
     def conv(df):
         if df is None:

@@ -85,6 +85,7 @@ class TableFiles:
         self.communities: dict = {}  # community → {"key", "staff_lists", "outputs"}, when written or reused
         self.written = self.reused = 0
         self._prepared = None  # what every community's files read, made once (the cleaned tables' views)
+        self._image_due = False  # digest.png: drawn when write_shared wrote the tables this run
 
     # --- shared ---------------------------------------------------------------------------
 
@@ -126,8 +127,6 @@ class TableFiles:
                        "outputs": file_checksums(tables)}
         self._image_due = True
         return False
-
-    _image_due = False
 
     def write_digest_image(self) -> None:
         """Draw digest.png when the shared files were written this run (not when reused).

@@ -378,8 +378,8 @@ def _read(path: Path, columns: list | None = None) -> pd.DataFrame:
 
 
 def _read_concat(folder: Path, rels: list, columns: list | None = None) -> pd.DataFrame:
-    """Return one table's files (e.g. every community's visits) as one frame, as ``_read`` gives
-    each, concatenated.
+    """Return one table's files (e.g. every community's visits) as one frame: what ``_read``
+    gives for each, concatenated (text blanks are "", whatever the file's column type).
 
     Perf: the files are joined as Arrow tables and converted to pandas once: the digest reads
     141 files, and converting each on its own (and its text columns one by one) took 1.0 of
