@@ -303,8 +303,17 @@ def test_a_worker_that_dies_mid_task_is_retried_once_then_failed(cluster, inline
     assert result.outcomes["海港社区"]["status"] == "ok", (result.outcomes, starts, logs)  # its worker died once: run again
     assert result.outcomes["修竹社区"] == {**result.outcomes["修竹社区"], "status": "failed", "error": DIED}
     assert result.exit_code == 1
-    # each community's notebook started exactly twice at most: the first run and one retry
-    assert sorted(m.name for m in markers.iterdir()) == ["修竹社区.1", "修竹社区.2", "海港社区.1", "海港社区.2"]
+    # 修竹社区's worker died under both of its starts: the first run and one retry, no third
+    assert [s for s in starts if s.startswith("修竹社区")] == ["修竹社区.1", "修竹社区.2"], (starts, logs)
+    # 海港社区's worker died under its first start only, and the second finished. When 修竹社区's
+    # retry then kills the worker that still holds 海港社区's result before the batch fetched it
+    # (under load, 2026-12-02), the scheduler computes it a third time: that start is not a
+    # retry of a death of its own, so it runs (and the fixture lets it finish).
+    haigang = [s for s in starts if s.startswith("海港社区")]
+    assert haigang[:2] == ["海港社区.1", "海港社区.2"] and len(haigang) <= 3, (starts, logs)
+    if len(haigang) == 3:
+        scheduler_log = (hidden.parent / "scheduler.log").read_text(encoding="utf-8", errors="replace")
+        assert "caused the cluster to lose already computed task(s)" in scheduler_log, (starts, logs)
     assert (hidden / f"dies-{allowed_failures}" / W / "communities" / "haigang-shequ.html").is_file()
     assert not (hidden / f"dies-{allowed_failures}" / W / "communities" / "xiuzhu-shequ.html").exists()
     digest = (hidden / f"dies-{allowed_failures}" / W / "digest.html").read_text(encoding="utf-8")

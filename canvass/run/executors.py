@@ -154,9 +154,11 @@ class DaskExecutor:
 
     A worker that dies while running a task: the task is run once more, and if its worker dies
     again the community is marked failed. That holds whatever the scheduler's
-    ``distributed.scheduler.allowed-failures``: a task counts its own starts (``remote.begin_attempt``)
-    and refuses a third, and a task the scheduler gave up on (``KilledWorker``) is submitted
-    again by the batch while it has started fewer than two times.
+    ``distributed.scheduler.allowed-failures``: a task counts its own starts that did not finish
+    (``remote.begin_attempt``) and refuses a third, and a task the scheduler gave up on
+    (``KilledWorker``) is submitted again by the batch while fewer than two of its starts died.
+    A task that finished but whose worker died holding the result (another task killed it) is
+    computed again by the scheduler; that run is not counted against it.
     """
 
     def __init__(self, jobs: int, scheduler: str | None = None, prewarm: bool = True, **_):

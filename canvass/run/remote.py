@@ -119,8 +119,11 @@ def local_task(payload: dict, root: Path) -> NotebookTask:
 def run_remote(payload: dict, shared: dict, attempts: str | None = None) -> dict:
     """Run one packed task on this worker; return its outcome with ``files``: role → bytes.
 
-    ``attempts`` names the batch's record of how often this task started (see
-    ``executors.DaskExecutor``): a task whose worker died twice already is not run a third time.
+    ``attempts`` names the batch's record of this task's starts that did not finish (see
+    ``executors.DaskExecutor``): a task whose worker died under it twice already is not run a
+    third time. A start that finished is taken off the record before the result is returned:
+    if the worker then dies holding the result (another task killed it before the batch fetched
+    it), the scheduler computes the task again and that is not a retry of a death of its own.
     """
     from canvass.run.tasks import run_notebook_task
 
@@ -136,6 +139,8 @@ def run_remote(payload: dict, shared: dict, attempts: str | None = None) -> dict
         result.pop("outputs", None)  # checksums of the batch's files are taken where they are written
         result["files"] = {role: Path(task[role]).read_bytes() for role in OUTPUT_ROLES
                            if task.get(role) and Path(task[role]).is_file()}
+        if attempts is not None:
+            end_attempt(attempts)
         return result
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -166,9 +171,9 @@ def write_back(task: NotebookTask, result: dict) -> Outcome:
     return result
 
 
-# --- worker death: each task starts at most twice ----------------------------------------------
+# --- worker death: a task's worker may die under it twice, not three times -----------------------
 
-MAX_ATTEMPTS = 2  # the first run and one retry
+MAX_ATTEMPTS = 2  # the first run and one retry: starts that did not finish
 # A task only queued on a worker that died (another task killed it) has not started: it is moved,
 # not retried. This bounds how often, so a cluster whose workers keep dying cannot loop forever.
 MAX_SUBMISSIONS = 6
@@ -202,10 +207,12 @@ def died_outcome() -> dict:
 
 
 def begin_attempt(name: str) -> int:
-    """Record on the scheduler that this task starts once more; return which start this is.
+    """Record on the scheduler that this task starts once more; return how many of its starts,
+    this one included, have not finished.
 
-    One Dask ``Queue`` per task holds one item per start; a task runs on one worker at a time,
-    so reading its size and adding one is not a race.
+    One Dask ``Queue`` per task holds one item per start that has not finished (``end_attempt``
+    takes it off): the starts whose worker died under them, and this one. A task runs on one
+    worker at a time, so reading the size and adding one is not a race.
     """
     from distributed import Queue
 
@@ -214,3 +221,12 @@ def begin_attempt(name: str) -> int:
     q.put(n)
     q.close()  # the batch holds the queue open until the task is done
     return n
+
+
+def end_attempt(name: str) -> None:
+    """Record on the scheduler that this task's current start finished (see ``begin_attempt``)."""
+    from distributed import Queue
+
+    q = Queue(name)
+    q.get(timeout=60)
+    q.close()
