@@ -112,3 +112,47 @@ def test_a_full_disk_on_the_batch_side_fails_that_community_and_keeps_its_old_fi
     assert Path(task["html"]).read_bytes() == b"last week"
     assert Path(task["executed"]).read_bytes() == b"last week"
     assert [p.name for p in Path(task["html"]).parent.iterdir()] == ["haigang-shequ.html"]  # no temp file left
+
+
+def test_only_the_starts_that_did_not_finish_count_against_a_task():
+    """A start that finished is taken off the task's record: when its worker dies holding the
+    result and the scheduler computes it again, that start is not a third attempt."""
+    distributed = pytest.importorskip("distributed")
+    from canvass.run import remote
+
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+        q = distributed.Queue("canvass-attempts-test", client=client)
+        assert remote.begin_attempt(q.name) == 1  # first start: its worker dies (no end_attempt)
+        assert remote.begin_attempt(q.name) == 2  # the retry, which finishes
+        remote.end_attempt(q.name)
+        assert q.qsize() == 1  # the batch's check: one start died, a resubmission is allowed
+        assert remote.begin_attempt(q.name) == 2  # computed again after its result was lost: allowed
+        remote.end_attempt(q.name)
+        assert remote.begin_attempt(q.name) == 2  # a second death would be the limit
+        assert remote.begin_attempt(q.name) == remote.MAX_ATTEMPTS + 1  # a third death: refused
+        q.close()
+
+
+def test_a_remote_task_that_finishes_takes_its_start_off_the_record(monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    from pathlib import Path
+
+    from canvass.run import remote, tasks
+
+    def fake_run(task):
+        Path(task["html"]).write_bytes(b"<html>ok</html>")
+        return {"status": "ok", "error": ""}
+
+    monkeypatch.setattr(tasks, "run_notebook_task", fake_run)
+    payload = {"task": {"kind": "community", "community": "海港社区", "slug": "haigang-shequ", "notebook": "nb.ipynb",
+                        "html": "x.html", "executed": "x.ipynb", "parameters": {"data_dir": "data"}},
+               "files": {}, "sample": False}
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+        q = distributed.Queue("canvass-attempts-finish", client=client)
+        q.put(1)  # one earlier start whose worker died
+        result = client.submit(remote.run_remote, payload, {}, q.name, pure=False).result()
+        assert result["files"] == {"html": b"<html>ok</html>"}
+        assert q.qsize() == 1  # the finished start is off the record; the death stays on it
+        q.put(2)  # a second death
+        assert client.submit(remote.run_remote, payload, {}, q.name, pure=False).result() == remote.died_outcome()
+        q.close()
