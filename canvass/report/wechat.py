@@ -11,11 +11,11 @@ from __future__ import annotations
 import io
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 WIDTH_PX = 1080
 MIN_HEIGHT_PX = 1080
-DPI = 100
 MARGIN = 48
 MIN_TEXT_PX = 24
 STATUS_COLOUR = {"green": "#1a7f37", "amber": "#b7791f", "red": "#c0392b", "": "#6b7280"}
@@ -94,7 +94,7 @@ def wrap(text: str, size_px: int, width_px: int) -> list[str]:
 
 
 class _Canvas:
-    """Lays text out top to bottom in pixels, then draws it on one matplotlib figure."""
+    """Lays text out top to bottom in pixels, then draws it on one Pillow image."""
 
     def __init__(self):
         self.ops: list = []
@@ -112,35 +112,45 @@ class _Canvas:
             self.text(MARGIN + indent, line, size, colour, weight)
             self.y += int(size * 1.45)
 
-    def draw(self, path: Path) -> bytes:
-        from matplotlib import patheffects
-        from matplotlib.figure import Figure
-        from matplotlib.patches import Rectangle
+    def draw(self, path: Path | None = None) -> bytes:
+        """Return the PNG of the laid-out canvas, drawn with Pillow.
 
-        from canvass import fonts
+        Perf: drawn with matplotlib (a figure, one ``Text`` artist per line) a 20-community
+        digest image took 0.43 s, nearly all of it text layout; Pillow draws the same ops in
+        0.11 s. A batch draws one image per community plus the digest's.
+        """
+        from PIL import Image, ImageDraw
 
-        fonts.register()
         height = max(MIN_HEIGHT_PX, self.y + MARGIN)
-        fig = Figure(figsize=(WIDTH_PX / DPI, height / DPI), dpi=DPI)
-        fig.patch.set_facecolor("white")
-        ax = fig.add_axes((0, 0, 1, 1))
-        ax.set_xlim(0, WIDTH_PX)
-        ax.set_ylim(height, 0)
-        ax.axis("off")
+        im = Image.new("RGB", (WIDTH_PX, height), "white")
+        pen = ImageDraw.Draw(im)
         for op in self.ops:
             if op[0] == "rect":
                 _, x, y, w, h, fill, edge = op
-                ax.add_patch(Rectangle((x, y), w, h, facecolor=fill, edgecolor=edge or fill, linewidth=1.5))
+                pen.rectangle((x, y, x + w, y + h), fill=fill, outline=edge or fill, width=2)
             else:
                 _, x, y, text, size, colour, weight, ha = op
-                ax.text(x, y, text, fontsize=size * 72 / DPI, color=colour, ha=ha, va="top",
-                        fontfamily=fonts.FAMILY,
-                        # one weight in the bundled face: bold is drawn as a thin outline of the text's colour
-                        path_effects=[patheffects.withStroke(linewidth=1.2, foreground=colour)] if weight == "bold" else None)
+                face, ascent = _face(size)
+                # y is the top of the line, as matplotlib's va="top" placed it: the baseline is
+                # one "lp" height below. Bold: the one weight in the bundled face, outlined 1 px.
+                pen.text((x, y + ascent), text, font=face, fill=colour, anchor="ms" if ha == "center" else "ls",
+                         stroke_width=1 if weight == "bold" else 0, stroke_fill=colour)
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-        data = buf.getvalue()
-        return data
+        im.save(buf, format="PNG")
+        return buf.getvalue()
+
+
+@lru_cache(maxsize=None)
+def _face(size: int):
+    """Return (the bundled font at ``size`` px, the height of "lp" above its baseline)."""
+    from PIL import ImageFont
+
+    from canvass import fonts
+
+    # The basic layout: one glyph after another, the same on every platform (no raqm shaping,
+    # which Chinese text does not need).
+    face = ImageFont.truetype(str(fonts.font_path()), size, layout_engine=ImageFont.Layout.BASIC)
+    return face, -face.getbbox("lp", anchor="ls")[1]
 
 
 def layout(image: LongImage) -> _Canvas:
