@@ -80,6 +80,7 @@ class TableFiles:
         self.plan, self.wdir, self.idir = plan, wdir, idir
         self.style = image_style(plan.config, plan.week, sample)
         self.sample = sample
+        self.code = output_fingerprint()  # once per run: every key below holds it (a stat of ~100 files a call)
         self.previous = {} if plan.options.force else _read_record(idir)
         self.shared: dict | None = None  # {"key", "rejected_rows", "staff_lists", "outputs"}
         self.communities: dict = {}  # community → {"key", "staff_lists", "outputs"}, when written or reused
@@ -95,7 +96,7 @@ class TableFiles:
         plan = self.plan
         return _digest({"prepared": plan.prepared_dir.name, "week": plan.week, "params": plan.options.params,
                         "targets": plan.targets, "selected": plan.selected, "sample": self.sample,
-                        "code": output_fingerprint(), "today": _today_if_current(plan.week),
+                        "code": self.code, "today": _today_if_current(plan.week),
                         "history": hashlib.sha256(plan.history.to_csv(index=False).encode()).hexdigest()})
 
     def shared_paths(self) -> dict:
@@ -174,7 +175,7 @@ class TableFiles:
                         "config": dataclasses.asdict(plan.config) | {"source": None},
                         "first_week": str(h["week"].min()), "week": plan.week, "params": plan.options.params,
                         "targets": plan.targets, "slug": plan.slugs[community], "sample": self.sample,
-                        "selected": community in plan.selected, "code": output_fingerprint(),
+                        "selected": community in plan.selected, "code": self.code,
                         "today": _today_if_current(plan.week)})
 
     def community_paths(self, community: str, image: bool = True) -> dict:

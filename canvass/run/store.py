@@ -42,8 +42,8 @@ OPTIONAL_TABLES = ("activities", "shops")  # present only when the data folder h
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
-# Installed libraries whose version changes how a report looks (charts, HTML export, the font).
-RENDERING_LIBRARIES = ("matplotlib", "nbconvert", "jinja2", "pandas", "noto-cjk-sans-otc", "fonttools")
+# Installed libraries whose version changes how a report looks (charts, images, HTML export, the font).
+RENDERING_LIBRARIES = ("matplotlib", "pillow", "nbconvert", "jinja2", "pandas", "noto-cjk-sans-otc", "fonttools")
 
 
 def code_fingerprint() -> str:
@@ -69,7 +69,7 @@ def output_fingerprint() -> str:
     """Return a hash of what shapes a rendered report besides its notebook and data.
 
     That is the package's code and data files (templates, CSS), its version, and the
-    versions of the libraries that draw charts, export HTML or ship the font: a report
+    versions of the libraries that draw charts and images, export HTML or ship the font: a report
     is reused only when all of them are unchanged.
     """
     import importlib.metadata
