@@ -112,7 +112,7 @@ class _Canvas:
             self.text(MARGIN + indent, line, size, colour, weight)
             self.y += int(size * 1.45)
 
-    def draw(self, path: Path | None = None) -> bytes:
+    def draw(self) -> bytes:
         """Return the PNG of the laid-out canvas, drawn with Pillow.
 
         Perf: drawn with matplotlib (a figure, one ``Text`` artist per line) a 20-community
@@ -221,7 +221,7 @@ def layout(image: LongImage) -> _Canvas:
 
 def render(image: LongImage, path: Path | None = None) -> bytes:
     """Return (and write atomically, with ``path``) the PNG of a long image."""
-    data = layout(image).draw(path)
+    data = layout(image).draw()
     if path is not None:
         from canvass.run.atomic import write_bytes
 
