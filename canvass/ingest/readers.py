@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def reader(*extensions):
     return wrap
 
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters but \t \n \r
+
+
 def decode_csv_bytes(data: bytes, file: str) -> str:
     """Return CSV text: a UTF-8 BOM means UTF-8, else strict UTF-8, else GB18030."""
     if not data:
@@ -53,7 +57,7 @@ def decode_csv_bytes(data: bytes, file: str) -> str:
     else:
         raise InputError("无法识别文件编码 cannot decode", file=file, expected="UTF-8 或 GBK/GB18030 编码的 CSV")
     sample = text[:65536]
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t")
+    controls = len(_CONTROL_CHARS.findall(sample))
     if controls > max(3, len(sample) // 200):
         raise InputError("不是文本表格（含大量控制字符） binary data, not a CSV", file=file,
                          expected="UTF-8 或 GBK 编码的 CSV")

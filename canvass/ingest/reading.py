@@ -176,9 +176,21 @@ def parse_sheet(cells: pd.DataFrame, rel: str, spec, config: Config):
     frame["_file"] = rel
     frame["_row"] = (keep.index.to_numpy() + h + 2).astype("int64")
     frame.attrs["split"] = cmap.split_address
-    frame.attrs["candidates"] = frame_cols
+    frame.attrs["candidates"] = Candidates(frame_cols)
     body.attrs["first_excel_row"] = h + 2
     return frame, cmap, record, headers, body
+
+
+class Candidates(dict):
+    """A file's candidate columns (header → normalised cells), kept in its rows' ``attrs``.
+
+    pandas deep-copies a frame's ``attrs`` into every column taken from it; these Series are
+    never changed in place, so a copy is the same object. Perf: the copies of every candidate
+    column on each column access cost 0.37 s of a 3 s clean at 20 communities.
+    """
+
+    def __deepcopy__(self, memo):
+        return self
 
 
 def _settle_community(frames, kind: str, config: Config, known: list) -> None:

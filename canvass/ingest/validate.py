@@ -136,36 +136,73 @@ def _alias_values(frame: pd.DataFrame, cmap, spec) -> None:
 
 
 def _stack_files(frames, kind: str | None = None):
-    """Return all rows of a kind with parsed address keys, per-file address layouts handled."""
-    stacked = []
+    """Return all rows of a kind with parsed address keys, per-file address layouts handled.
+
+    Perf: the files are stacked first and each address layout (split columns, one address
+    column, none) is parsed once over all its files' rows: per file, the same steps cost
+    ~0.6 s of a 3 s clean at 20 communities (120 files), in pandas' per-call overhead.
+    """
     spec = kinds.KINDS.get(kind) if kind else None
-    for i, (frame, cmap, _record) in enumerate(frames):
-        f = frame.copy()
-        if spec is not None:
+    stacked, layouts, fields = [], [], []
+    for frame, cmap, _record in frames:
+        f = frame.copy(deep=False)
+        if spec is not None and _has_alias_values(cmap, spec):
+            f = frame.copy()
             _alias_values(f, cmap, spec)
-        comm = _col(f, "community")
-        parts, missing, present = _address_parts(f, comm)
-        f["_addr_missing"] = missing.to_numpy()
-        f["_addr_present"] = present.to_numpy()
-        # An unreadable unit cell (split columns, e.g. ``甲单元``) is unparseable too.
-        f["_addr_bad"] = (present & (parts["building"].isna() | parts["unit"].isna()
-                                     | parts["room"].isna())).to_numpy()
-        f["building"] = parts["building"].to_numpy()
-        f["unit"] = parts["unit"].to_numpy()
-        f["room"] = parts["room"].to_numpy()
-        f["_key"] = _keys(comm, parts).to_numpy()
-        f["_fileidx"] = i
-        f["_fields"] = ",".join(sorted(c for c in cmap.fields))
         f.attrs = {}
+        layouts.append("split" if frame.attrs.get("split") else "address" if "address" in frame else "none")
+        fields.append(",".join(sorted(c for c in cmap.fields)))
         stacked.append(f)
     if not stacked:
         return None
+    lengths = np.array([len(f) for f in stacked], dtype=np.int64)
     rows = pd.concat(stacked, ignore_index=True)
+    del stacked
     # A field one file maps and another does not is blank in the other file's rows.
     for c in rows.columns:
         if not c.startswith("_") and c not in ("building", "unit", "room") and rows[c].isna().any():
             rows[c] = rows[c].astype(object).where(rows[c].notna(), "")
+    layout = np.repeat(np.array(layouts, dtype=object), lengths)
+    n = len(rows)
+    building = np.full(n, pd.NA, dtype=object)
+    unit, room = building.copy(), building.copy()
+    present, missing = np.zeros(n, bool), np.ones(n, bool)
+    split = layout == "split"
+    if split.any():
+        def cells(name):
+            if name not in rows:
+                return pd.Series("", index=rows.index[split], dtype=object)
+            v = rows.loc[split, name]
+            return v.astype(object).where(v.notna(), "")
+        b, u, r = cells("building"), cells("unit"), cells("room")
+        parts = parse_split_columns(b, u, r)
+        present[split] = ((b != "") | (r != "") | (u != "")).to_numpy()
+        missing[split] = ((b == "") | (r == "")).to_numpy()
+        building[split], unit[split], room[split] = (parts[c].to_numpy() for c in ("building", "unit", "room"))
+    addr = layout == "address"
+    if addr.any():
+        a = rows.loc[addr, "address"]
+        parts = parse_address_column(a, _col(rows, "community")[addr])
+        present[addr] = (a != "").to_numpy()
+        missing[addr] = (a == "").to_numpy()
+        building[addr], unit[addr], room[addr] = (parts[c].to_numpy() for c in ("building", "unit", "room"))
+    parts = pd.DataFrame({"building": building, "unit": unit, "room": room}, index=rows.index, dtype=object)
+    new = {
+        "_addr_missing": missing, "_addr_present": present,
+        # An unreadable unit cell (split columns, e.g. ``甲单元``) is unparseable too.
+        "_addr_bad": present & (parts["building"].isna() | parts["unit"].isna() | parts["room"].isna()).to_numpy(),
+        "building": building, "unit": unit, "room": room,
+        "_key": _keys(_col(rows, "community"), parts).to_numpy(),
+        "_fileidx": np.repeat(np.arange(len(lengths)), lengths),
+        "_fields": pd.Series(np.repeat(np.array(fields, dtype=object), lengths), index=rows.index, dtype="str"),
+    }
+    rows = rows.drop(columns=[c for c in new if c in rows]).assign(**new)
     return rows
+
+
+def _has_alias_values(cmap, spec) -> bool:
+    """Return True when one of the file's columns has values understood only under its header."""
+    return any(f.alias_values.get(cmap.alias.get(f.name, "")) for f in spec.fields)
 
 
 def _mapped(rows: pd.DataFrame) -> pd.Series:
