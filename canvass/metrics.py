@@ -48,6 +48,9 @@ class WeekView:
     rejects: pd.DataFrame
 
 
+KEY_CODE = "_key_code"  # an integer per household key, in the history's copies of the tables
+
+
 def _codes(values: pd.Series, order: list) -> np.ndarray:
     """Return integer community codes in display order (-1 for anything else)."""
     return pd.Index(order).get_indexer(pd.Index(values)).astype(np.int64)
@@ -61,9 +64,30 @@ def reached_households(households: pd.DataFrame, visits: pd.DataFrame, sunday: p
     """
     dated = visits["date"].to_numpy() <= pd.Timestamp(sunday).to_datetime64()
     reaching = dated & np.isin(visits["outcome"].to_numpy(), REACHING)
-    # Perf: hash lookup instead of Series.isin, which boxes every reached key on arrow text.
-    keys = pd.Index(pd.unique(visits["key"].to_numpy()[reaching]))
-    return (keys.get_indexer(households["key"].to_numpy()) >= 0) & households["occupied"].astype(bool).to_numpy()
+    occupied = households["occupied"].astype(bool).to_numpy()
+    if KEY_CODE in households and KEY_CODE in visits:  # the history's tables (_with_object_text)
+        hcode, vcode = households[KEY_CODE].to_numpy(), visits[KEY_CODE].to_numpy()
+        seen = np.zeros(max(int(hcode.max(initial=-1)), int(vcode.max(initial=-1))) + 1, bool)
+        seen[vcode[reaching]] = True
+        return seen[hcode] & occupied
+    # Perf: Arrow's hash lookup (0.02 s for 60,000 households) instead of Series.isin, which
+    # boxes every reached key on arrow text, or an Index of Python strings (0.09 s; the digest
+    # asks five times).
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    reached = _arrow_text(visits["key"]).filter(pa.array(reaching))
+    hit = pc.is_in(_arrow_text(households["key"]), value_set=reached).to_numpy(zero_copy_only=False)
+    return hit.astype(bool) & occupied
+
+
+def _arrow_text(values: pd.Series):
+    """Return a text column as an Arrow large_string array (no Python strings made for Arrow text)."""
+    import pyarrow as pa
+
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return pa.array(values).cast(pa.large_string())
+    return pa.array(values.to_numpy(dtype=object), type=pa.large_string())
 
 
 @dataclass
@@ -354,7 +378,14 @@ def _with_object_text(cleaned: Cleaned) -> Cleaned:
         cols = {c: df[c].astype(object) for c in df.columns if isinstance(df[c].dtype, pd.StringDtype)}
         return df.assign(**cols) if cols else df
 
-    return Cleaned(conv(cleaned.households), conv(cleaned.visits), conv(cleaned.surveys), conv(cleaned.issues),
+    households, visits = conv(cleaned.households), conv(cleaned.visits)
+    # Household keys as integers shared by the two tables: reached_households runs three times
+    # a week (this week, the two before) and hashed 60,000 key strings each time (0.4 of 1.4 s).
+    hk, vk = households["key"].to_numpy(), visits["key"].to_numpy()
+    key_codes = pd.factorize(np.concatenate([hk, vk]))[0]
+    households = households.assign(**{KEY_CODE: key_codes[:len(hk)]})
+    visits = visits.assign(**{KEY_CODE: key_codes[len(hk):]})
+    return Cleaned(households, visits, conv(cleaned.surveys), conv(cleaned.issues),
                    conv(cleaned.rejects), cleaned.files, list(cleaned.communities), cleaned.config,
                    conv(cleaned.activities), conv(cleaned.shops))
 
