@@ -136,3 +136,24 @@ print("LOADED", "rfc3987_syntax.syntax_helpers" in sys.modules)
     assert "BUILT False" in out, out
     assert "CHECKS True False" in out, out
     assert "LOADED True" in out, out
+
+
+HISTORY_PROBE = """\
+ip = get_ipython()
+print('HISTORY', ip.history_manager.enabled)
+"""
+
+
+def test_batch_kernels_keep_no_input_history(tmp_path, monkeypatch):
+    # IPython would write every cell's source to an SQLite file in the user's profile (and fail
+    # or lock on a read-only or shared home); a batch kernel keeps none.
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    path = _notebook(tmp_path / "h.ipynb", HISTORY_PROBE)
+    engine.discard_kernel()
+    try:
+        for i in (1, 2):  # the second run goes through the reset
+            text = _text(engine.execute(path, tmp_path / f"{i}.ipynb", {"name": "七一社区"}, timeout=60))
+            assert "HISTORY False" in text, text
+    finally:
+        engine.discard_kernel()
+    assert not list((tmp_path / "ipython").rglob("history.sqlite"))

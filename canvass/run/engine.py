@@ -22,6 +22,11 @@ from papermill.engines import Engine, papermill_engines
 ENGINE_NAME = "canvass-warm"
 KERNEL_NAME = "python3"
 RESTART_EVERY = 50
+# IPython's input history is an SQLite file in the user's profile, written after every cell:
+# a batch kernel has no use for it (nobody scrolls back through it), a read-only or shared home
+# folder makes it fail or lock, and it cost ~6 % of a community notebook's kernel time
+# (0.63 → 0.59 s of CPU, median of 6, two kernels side by side on the same notebook).
+KERNEL_ARGS = ["--HistoryManager.enabled=False"]
 # reset() already runs a garbage collection (through displayhook.flush): no second one here.
 RESET_CODE = """\
 get_ipython().reset(new_session=True, aggressive=False)
@@ -62,7 +67,8 @@ class WarmKernel:
         """Start the kernel and its client, and pre-import the report's libraries."""
         self.km = AsyncKernelManager(kernel_name=self.kernel_name)
         # The kernel's own console chatter must not break the batch's progress display.
-        run_sync(self.km.start_kernel)(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        run_sync(self.km.start_kernel)(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       extra_arguments=list(KERNEL_ARGS))
         self.kc = self.km.client()
         self.kc.start_channels()
         run_sync(self.kc.wait_for_ready)(timeout=self.startup_timeout)
