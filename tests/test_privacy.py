@@ -339,3 +339,13 @@ def test_masker_handles_odd_values(masker):
         out = masker.mask_html(value)
         assert isinstance(out, str)
 
+
+
+def test_masker_takes_a_registry_column_with_missing_names():
+    # The batch hands a community's name column (Arrow text, with blanks): missing and
+    # one-character names are left out, the others are masked longest first.
+    import pandas as pd
+
+    names = pd.Series(["王小明", None, "李", " 王小 ", pd.NA], dtype="string")
+    masker = FreeTextMasker(names)
+    assert masker.mask("王小明说王小也在，李也在") == "某某说某某也在，李也在"
