@@ -120,7 +120,7 @@ def test_only_the_starts_that_did_not_finish_count_against_a_task():
     distributed = pytest.importorskip("distributed")
     from canvass.run import remote
 
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0") as client:
         q = distributed.Queue("canvass-attempts-test", client=client)
         assert remote.begin_attempt(q.name) == 1  # first start: its worker dies (no end_attempt)
         assert remote.begin_attempt(q.name) == 2  # the retry, which finishes
@@ -147,7 +147,7 @@ def test_a_remote_task_that_finishes_takes_its_start_off_the_record(monkeypatch)
     payload = {"task": {"kind": "community", "community": "海港社区", "slug": "haigang-shequ", "notebook": "nb.ipynb",
                         "html": "x.html", "executed": "x.ipynb", "parameters": {"data_dir": "data"}},
                "files": {}, "sample": False}
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0") as client:
         q = distributed.Queue("canvass-attempts-finish", client=client)
         q.put(1)  # one earlier start whose worker died
         result = client.submit(remote.run_remote, payload, {}, q.name, pure=False).result()
