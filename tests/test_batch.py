@@ -50,6 +50,9 @@ def test_every_output_of_the_contract_exists(sample_reports):
                                            for p in (SAMPLE / k).iterdir() if not p.name.startswith(("~$", "."))])
     assert all(len(x["sha256"]) == 64 and x["rows"] >= 0 for x in manifest["inputs"])
     assert manifest["versions"]["papermill"]
+    # The communities' pinyin is kept for the next run (worked out by hand from the names).
+    memo = json.loads((sample_reports / "internal" / ".cache" / "slugs.json").read_text(encoding="utf-8"))
+    assert memo["names"]["七一"] == "qiyi" and memo["names"]["海港"] == "haigang"
 
 
 def test_staff_lists_and_wechat_images_are_written(sample_reports):

@@ -13,6 +13,8 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from hypothesis import strategies as st
 
 from canvass.slugs import assign_slugs, slugify
 
-from .conftest import run_cli
+from .conftest import ROOT, run_cli
 
 WEEK = "2023-W37"
 HOSTILE_NAMES = ["../../x", "a/b", "CON", "a\\b", "..", "\x1b[31m红社区", "修竹社区", "长" * 120 + "社区"]
@@ -240,3 +242,73 @@ def test_assign_slugs_property(names):
     assert len(set(got.values())) == len(names)
     for slug in got.values():
         assert SLUG.match(slug) and slug not in WINDOWS_RESERVED, slug
+
+
+# --- the pinyin memo (a re-run does not import pypinyin) ---------------------------------------
+
+@pytest.fixture
+def fresh_memo(monkeypatch):
+    from canvass import slugs
+
+    monkeypatch.setattr(slugs, "_memo", {})
+    return slugs
+
+
+def test_the_names_pinyin_is_kept_in_a_memo(tmp_path, fresh_memo):
+    memo = tmp_path / ".cache" / "slugs.json"
+    got = fresh_memo.assign_slugs(["修竹社区", "七一社区", "人民路街道"], memo=memo)
+    assert got == {"修竹社区": "xiuzhu-shequ", "七一社区": "qiyi-shequ", "人民路街道": "renminlu-jiedao"}
+    kept = json.loads(memo.read_text(encoding="utf-8"))
+    assert kept["names"] == {"修竹": "xiuzhu", "七一": "qiyi", "人民路": "renminlu"}
+    assert "pypinyin" in kept["key"]
+    assert not list(memo.parent.glob(".*.tmp"))
+
+
+def _memo_file(path: Path, names: dict, key: str | None = None) -> Path:
+    from canvass import slugs
+
+    path.write_text(json.dumps({"key": key or slugs._memo_key(), "names": names}, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_a_rerun_takes_the_pinyin_from_the_memo_without_importing_pypinyin(tmp_path):
+    # A value pypinyin would never give shows that the memo was read; a fresh process shows
+    # that pypinyin was not even imported (its phrase dictionary costs 1.8 s).
+    memo = tmp_path / "slugs.json"
+    _memo_file(memo, {"测试": "from-memo"})
+    code = ("import sys; from pathlib import Path; from canvass.slugs import assign_slugs; "
+            f"print(assign_slugs(['测试社区'], memo=Path({str(memo)!r}))['测试社区'], 'pypinyin' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, encoding="utf-8",
+                          timeout=120)
+    assert proc.stdout.split() == ["from-memo-shequ", "False"], proc.stdout + proc.stderr
+
+
+def test_force_stale_or_unsafe_memos_are_not_believed(tmp_path, fresh_memo):
+    memo = _memo_file(tmp_path / "slugs.json", {"测试": "from-memo"})
+    # --force computes the pinyin again and repairs the memo
+    assert fresh_memo.assign_slugs(["测试社区"], memo=memo, reuse=False) == {"测试社区": "ceshi-shequ"}
+    assert json.loads(memo.read_text(encoding="utf-8"))["names"] == {"测试": "ceshi"}
+    # another pypinyin version's memo, a damaged one, or values no pinyin step makes: ignored
+    for names, key in (({"测试": "from-memo"}, "1/pypinyin 0.0"), ({"测试": "../../etc"}, None),
+                       ({"测试": "A B"}, None), ({"测试": 7}, None)):
+        fresh_memo._memo.clear()
+        _memo_file(memo, names, key)
+        assert fresh_memo.assign_slugs(["测试社区"], memo=memo) == {"测试社区": "ceshi-shequ"}, names
+    fresh_memo._memo.clear()
+    memo.write_text("{not json", encoding="utf-8")
+    assert fresh_memo.assign_slugs(["测试社区"], memo=memo) == {"测试社区": "ceshi-shequ"}
+    assert json.loads(memo.read_text(encoding="utf-8"))["names"] == {"测试": "ceshi"}
+
+
+def test_a_memo_that_cannot_be_written_does_not_stop_the_run(tmp_path, fresh_memo):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x", encoding="utf-8")
+    assert fresh_memo.assign_slugs(["修竹社区"], memo=blocker / "slugs.json") == {"修竹社区": "xiuzhu-shequ"}
+
+
+def test_the_memo_keeps_the_newest_names(tmp_path, fresh_memo, monkeypatch):
+    monkeypatch.setattr(fresh_memo, "_MEMO_MAX", 2)
+    memo = tmp_path / "slugs.json"
+    fresh_memo.assign_slugs(["修竹社区", "七一社区"], memo=memo)
+    fresh_memo.assign_slugs(["海港社区"], memo=memo)
+    assert json.loads(memo.read_text(encoding="utf-8"))["names"] == {"七一": "qiyi", "海港": "haigang"}

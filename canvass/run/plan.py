@@ -248,7 +248,8 @@ def plan_batch(options: BatchOptions, config: Config, cleaned: Cleaned, week: st
         history = metrics_over_weeks(cleaned, week, targets, overdue)
         save_history(history, history_file, history_key)  # what the notebooks read
     metrics = week_rows(history, week)
-    slugs = assign_slugs(list(cleaned.communities))
+    # The names' pinyin is kept beside the other caches: a re-run never imports pypinyin (1.8 s).
+    slugs = assign_slugs(list(cleaned.communities), memo=internal / ".cache" / "slugs.json", reuse=not options.force)
     if not (prepared / "meta.json").is_file():
         save_prepared(cleaned, prepared)
     code = output_fingerprint()  # templates, CSS, fonts and version too, not only *.py
