@@ -36,9 +36,14 @@ def pytest_collection_modifyitems(config, items) -> None:
             item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(names))}")
 
 
-def run_cli(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run ``python run_reports.py ARGS`` in a subprocess and return the completed process."""
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+def run_cli(*args: str, cwd: Path = ROOT, timeout: int = 600, base_env: dict | None = None
+            ) -> subprocess.CompletedProcess:
+    """Run ``python run_reports.py ARGS`` in a subprocess and return the completed process.
+
+    From a thread, pass ``base_env`` (a copy of ``os.environ`` taken on the main thread):
+    pytest sets and deletes ``PYTEST_CURRENT_TEST`` while tests run, so reading ``os.environ``
+    from another thread can fail with ``KeyError`` halfway through the copy."""
+    env = {**(os.environ if base_env is None else base_env), "PYTHONIOENCODING": "utf-8"}
     return subprocess.run([sys.executable, str(ROOT / "run_reports.py"), *args], cwd=cwd, capture_output=True,
                           text=True, encoding="utf-8", timeout=timeout, env=env)
 

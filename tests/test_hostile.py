@@ -47,7 +47,7 @@ MEMORY_CAP = 3 * 1024 ** 3
 
 # --- running the CLI on a prepared data folder ------------------------------------------
 
-def run_cli_capped(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_cli_capped(*args: str, timeout: int = 300, base_env: dict | None = None) -> subprocess.CompletedProcess:
     """Like ``conftest.run_cli`` but under RLIMIT_AS (Linux/macOS only)."""
     resource = pytest.importorskip("resource")
     del resource
@@ -55,7 +55,7 @@ def run_cli_capped(*args: str, timeout: int = 300) -> subprocess.CompletedProces
             f"resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_CAP}, {MEMORY_CAP})); "
             f"sys.argv = [{str(ROOT / 'run_reports.py')!r}] + sys.argv[1:]; "
             "runpy.run_path(sys.argv[0], run_name='__main__')")
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "RUST_BACKTRACE": "0"}
+    env = {**(os.environ if base_env is None else base_env), "PYTHONIOENCODING": "utf-8", "RUST_BACKTRACE": "0"}
     return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True,
                           encoding="utf-8", errors="replace", timeout=timeout, env=env)
 
@@ -142,7 +142,8 @@ CASE_OF_TEST = {"test_header_only_file_is_fine": "header-only-file",
                 "test_debug_shows_the_traceback": DEBUG_CASE.id}
 
 
-def _run_case(case: Case, root: Path) -> dict:
+def _run_case(case: Case, root: Path, base_env: dict) -> dict:
+    """Run one case (in a worker thread: ``base_env`` is ``os.environ`` as copied on the main thread)."""
     folder = root / case.id
     data = folder / "data"
     shutil.copytree(BASE, data)
@@ -157,7 +158,7 @@ def _run_case(case: Case, root: Path) -> dict:
         args += ["--jobs", "1"]
     else:
         args.append("--check")
-    proc = (run_cli_capped if case.capped else run_cli)(*args)
+    proc = (run_cli_capped if case.capped else run_cli)(*args, base_env=base_env)
     return {"rc": proc.returncode, "stdout": proc.stdout or "", "stderr": proc.stderr or "", "out": out,
             "data": data}
 
@@ -179,7 +180,8 @@ def hostile_runs(request, tmp_path_factory):
     wanted.sort(key=lambda cid: not ALL_CASES[cid].full)
     root = tmp_path_factory.mktemp("hostile")
     pool = ThreadPoolExecutor(max_workers=max(2, min(4, (os.cpu_count() or 2) * 2)))
-    futures = {cid: pool.submit(_run_case, ALL_CASES[cid], root) for cid in wanted}
+    base_env = dict(os.environ)  # here, on the main thread: see conftest.run_cli
+    futures = {cid: pool.submit(_run_case, ALL_CASES[cid], root, base_env) for cid in wanted}
     yield futures
     pool.shutdown(wait=True, cancel_futures=True)
 
@@ -187,7 +189,7 @@ def hostile_runs(request, tmp_path_factory):
 def _result(hostile_runs, cid: str) -> dict:
     if cid not in hostile_runs:  # selected in an unusual way: run it now
         hostile_runs[cid] = ThreadPoolExecutor(1).submit(_run_case, ALL_CASES[cid],
-                                                         Path(tempfile.mkdtemp(prefix="hostile-")))
+                                                         Path(tempfile.mkdtemp(prefix="hostile-")), dict(os.environ))
     return hostile_runs[cid].result()
 
 
