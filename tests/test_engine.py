@@ -28,6 +28,7 @@ leaked = [v for v in ('secret', 'df') if v in globals()]
 print('LEAKED', leaked)
 print('FIGURES', len(plt.get_fignums()))
 print('DPI', matplotlib.rcParams['figure.dpi'])
+print('HISTORY', get_ipython().history_manager.enabled)
 secret = name
 df = object()
 plt.figure()
@@ -39,7 +40,10 @@ def _text(nb) -> str:
     return "".join(o.get("text", "") for o in nb.cells[-1].outputs)
 
 
-def test_reused_kernel_leaks_no_state(tmp_path):
+def test_reused_kernel_leaks_no_state_and_keeps_no_input_history(tmp_path, monkeypatch):
+    # IPython would write every cell's source to an SQLite file in the user's profile (and fail
+    # or lock on a read-only or shared home); a batch kernel keeps none, also after a reset.
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     path = _notebook(tmp_path / "probe.ipynb", LEAK_PROBE)
     engine.discard_kernel()
     try:
@@ -57,6 +61,8 @@ def test_reused_kernel_leaks_no_state(tmp_path):
         assert "LEAKED []" in text, text           # variables of the previous run are undefined
         assert "FIGURES 0" in text, text           # figures were closed
         assert "DPI 42" not in text, text          # matplotlib settings were restored
+        assert "HISTORY False" in text, text       # no input history, before and after the reset
+    assert not list((tmp_path / "ipython").rglob("history.sqlite"))
     # Execution counts are those of a fresh kernel.
     assert [c.execution_count for c in first.cells if c.cell_type == "code"] == \
            [c.execution_count for c in second.cells if c.cell_type == "code"]
@@ -136,24 +142,3 @@ print("LOADED", "rfc3987_syntax.syntax_helpers" in sys.modules)
     assert "BUILT False" in out, out
     assert "CHECKS True False" in out, out
     assert "LOADED True" in out, out
-
-
-HISTORY_PROBE = """\
-ip = get_ipython()
-print('HISTORY', ip.history_manager.enabled)
-"""
-
-
-def test_batch_kernels_keep_no_input_history(tmp_path, monkeypatch):
-    # IPython would write every cell's source to an SQLite file in the user's profile (and fail
-    # or lock on a read-only or shared home); a batch kernel keeps none.
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    path = _notebook(tmp_path / "h.ipynb", HISTORY_PROBE)
-    engine.discard_kernel()
-    try:
-        for i in (1, 2):  # the second run goes through the reset
-            text = _text(engine.execute(path, tmp_path / f"{i}.ipynb", {"name": "七一社区"}, timeout=60))
-            assert "HISTORY False" in text, text
-    finally:
-        engine.discard_kernel()
-    assert not list((tmp_path / "ipython").rglob("history.sqlite"))
