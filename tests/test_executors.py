@@ -12,7 +12,9 @@ from .conftest import SAMPLE_WEEK, run_cli
 
 
 def _square(x):
-    return {"status": "ok", "value": x * x}
+    import gc
+
+    return {"status": "ok", "value": x * x, "frozen": gc.get_freeze_count()}
 
 
 def test_registry_names_both_executors():
@@ -26,6 +28,8 @@ def test_local_executor_yields_every_result():
     finally:
         ex.close()
     assert {i: r["value"] for i, r in got.items()} == {0: 1, 1: 4, 2: 9, 3: 16}
+    # Each worker moved its imported libraries out of the collector's sight before its first task.
+    assert all(r["frozen"] > 10_000 for r in got.values()), got
 
 
 @pytest.mark.slow

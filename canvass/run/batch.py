@@ -453,7 +453,9 @@ def run_batch(options: BatchOptions, progress=None):
     (canvass/district.py) runs each of its sub-districts so, and returns a DistrictResult.
     """
     from canvass.district import is_district
+    from canvass.memory import freeze_imports
 
+    freeze_imports()  # the parent's libraries are imported: full collections skip them from now on
     if is_district(Path(options.data_dir)):
         from canvass.run.district import run_district
 

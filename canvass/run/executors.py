@@ -38,6 +38,9 @@ def _worker_main(tasks, results, prewarm: bool, parent: int) -> None:
                 pages.exporter()  # nbconvert's set-up is paid once per worker, here
             except Exception:  # the first task will retry and report the error
                 engine.discard_kernel()
+        from canvass.memory import freeze_imports
+
+        freeze_imports()  # papermill, nbconvert and the exporter are loaded: see memory.freeze_imports
         # ``parent`` comes from the batch itself: a batch killed while this worker was still
         # warming its kernel must not be mistaken for a live one.
         while True:
