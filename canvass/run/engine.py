@@ -37,19 +37,17 @@ del _sys
 """
 # Everything a report imports or sets up once: libraries, the CJK font, matplotlib's glyph cache.
 # Then the warm-up's objects (some 300,000: the modules of pandas, matplotlib, nbconvert's
-# templates) are moved out of the garbage collector's sight (``gc.freeze``): they live as long
-# as the kernel, and every full collection (one per ``reset``, others while a report runs)
-# walked them all. Measured on the 20-community benchmark: a reset went from 0.16 s to 0.01 s
-# and a community's notebook from 1.04 s to 0.81 s. Objects made later, by the reports, are
-# collected as before.
+# templates) are moved out of the garbage collector's sight (``memory.freeze_imports``, as the
+# batch process and its workers do): they live as long as the kernel, and every full
+# collection (one per ``reset``, others while a report runs) walked them all. Measured on the
+# 20-community benchmark: a reset went from 0.16 s to 0.01 s and a community's notebook from
+# 1.04 s to 0.81 s. Objects made later, by the reports, are collected as before.
 WARMUP_CODE = """\
 import pandas, matplotlib, canvass.notebook, canvass.report.sections, canvass.report.charts
 canvass.report.charts.warm_up()
 canvass.report.templating.warm_up()
-import gc as _gc
-_gc.collect()
-_gc.freeze()
-del _gc
+import canvass.memory
+canvass.memory.freeze_imports()
 """
 
 
