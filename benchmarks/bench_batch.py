@@ -315,7 +315,5 @@ def main() -> None:
           f"dask/local={ratio('dask', 'batch'):.2f}")
 
 
-
-
 if __name__ == "__main__":
     main()

@@ -66,15 +66,3 @@ def parse_datetimes(values: pd.Series) -> pd.Series:
     return pd.Series(stamps.to_numpy()[codes], index=values.index, dtype="datetime64[ns]")
 
 
-# --- ISO weeks --------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-

@@ -44,35 +44,6 @@ from canvass.run.store import (
 from canvass.run.tasks import NotebookTask, Outcome
 from canvass.weeks import format_week_cn
 
-# --- parameters ---------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-# --- the plan -----------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 # --- outputs ------------------------------------------------------------------------
 
