@@ -25,7 +25,7 @@ from canvass.ingest.cleaners import (
     clean_visits,
 )
 from canvass.ingest.read_cache import ReadCache
-from canvass.ingest.reading import _settle_community, read_kind
+from canvass.ingest.reading import _settle_community, list_kind, read_kind
 from canvass.ingest.records import Cleaned
 from canvass.ingest.validate import REJECT_COLUMNS, _col, _empty
 from canvass.memory import release_memory
@@ -73,50 +73,113 @@ def clean_folder(data_dir: Path, config: Config, read_cache: ReadCache | None = 
 
 
 def _clean_folder(data_dir: Path, config: Config, read_cache: ReadCache | None) -> Cleaned:
-    read = {kind: read_kind(data_dir, kind, config, read_cache) for kind in kinds.KINDS}
+    memo = _KindMemo(data_dir, config, read_cache)
+    # Every kind's files are listed and hashed first; a kind cleaned before from the same files,
+    # settings and registry is taken whole from the cache (``_KindMemo``), the others are read.
+    reused = {kind: memo.get(kind) for kind in kinds.KINDS}
+    read = {kind: read_kind(data_dir, kind, config, read_cache, memo.listed.get(kind))
+            for kind in kinds.KINDS if reused[kind] is None}
     if read_cache is not None:
         read_cache.prune()
-    files = [r for kind in kinds.KINDS for r in read[kind][1]]
-    raws = {kind: read[kind][2] for kind in kinds.KINDS}  # kind → file → (headers, body)
+    raws = {kind: r[2] for kind, r in read.items()}  # kind → file → (headers, body)
 
-    _settle_community(read["households"][0], "households", config, _registry_communities(read["households"][0], config))
-    households, rej_h = clean_households(read["households"][0], config)
-    order = list(dict.fromkeys(list(config.communities) + [c for c in pd.unique(households["community"])]))
-    reg_comms = set()
-    for frame, _cmap, _rec in read["households"][0]:
-        reg_comms.update(c for c in pd.unique(_col(frame, "community")) if c)
-    for c in sorted(reg_comms - set(order)):
-        order.append(c)
+    if reused["households"] is None:
+        frames, records, _raws = read.pop("households")
+        _settle_community(frames, "households", config, _registry_communities(frames, config))
+        households, rej_h = clean_households(frames, config)
+        order = list(dict.fromkeys(list(config.communities) + [c for c in pd.unique(households["community"])]))
+        reg_comms = set()
+        for frame, _cmap, _rec in frames:
+            reg_comms.update(c for c in pd.unique(_col(frame, "community")) if c)
+        for c in sorted(reg_comms - set(order)):
+            order.append(c)
+        # Each kind's read frames and raw sheets are dropped once it is cleaned and its rejects
+        # have their raw cells: memory holds one kind's copy at a time.
+        del frames
+        rej_h = _with_raw(rej_h, raws, "households")
+        reused["households"] = memo.put("households", (households, rej_h, order), records)
+    (households, rej_h, order), _records = reused["households"]
     known = set(order)
-    for kind in ("visits", "surveys", "issues"):
-        _settle_community(read[kind][0], kind, config, order)
     registry = set(households["key"])
-    # Each kind's read frames and raw sheets are dropped once it is cleaned and its rejects
-    # have their raw cells: memory holds one kind's copy at a time.
-    read["households"] = None
-    rej_h = _with_raw(rej_h, raws, "households")
-    visits, rej_v = clean_visits(read.pop("visits")[0], known, registry)
-    rej_v = _with_raw(rej_v, raws, "visits")
-    surveys, rej_s = clean_surveys(read.pop("surveys")[0], known, registry, config)
-    attach_survey_raw(surveys, raws["surveys"])
-    rej_s = _with_raw(rej_s, raws, "surveys")
-    release_memory()
-    issues, rej_i = clean_issues(read.pop("issues")[0], known, config)
-    rej_i = _with_raw(rej_i, raws, "issues")
-    optional, rej_o = {}, []
-    for kind, cleaner in (("activities", clean_activities), ("shops", clean_shops)):
-        if (data_dir / kind).is_dir():
+    for kind in ("visits", "surveys", "issues"):  # every required file has its community before any is cleaned
+        if reused[kind] is None:
             _settle_community(read[kind][0], kind, config, order)
-            optional[kind], rej = cleaner(read.pop(kind)[0], known)
-            rej_o.append(_with_raw(rej, raws, kind))
-    parts = [r for r in (rej_h, rej_v, rej_s, rej_i, *rej_o) if len(r)]
+    tables, rejected = {}, [rej_h]
+    for kind in ("visits", "surveys", "issues", "activities", "shops"):
+        if reused[kind] is None:
+            if not (data_dir / kind).is_dir():
+                continue  # an optional kind without its folder: its report sections are left out
+            frames, records, _raws = read.pop(kind)
+            if kind in ("activities", "shops"):
+                _settle_community(frames, kind, config, order)
+            table, rej = _CLEANERS[kind](frames, known, registry, config)
+            del frames
+            if kind == "surveys":
+                attach_survey_raw(table, raws["surveys"])
+            rej = _with_raw(rej, raws, kind)
+            reused[kind] = memo.put(kind, (table, rej), records)
+            if kind == "surveys":
+                release_memory()
+        (tables[kind], rej), _records = reused[kind]
+        rejected.append(rej)
+    files = [r for kind in kinds.KINDS if reused[kind] is not None for r in reused[kind][1]]
+    parts = [r for r in rejected if len(r)]
     rejects = (pd.concat(parts, ignore_index=True) if parts
                else attach_raw(_empty(REJECT_COLUMNS + ["kind", "date", "household"]), {}))
     per_file = rejects["file"].value_counts() if len(rejects) else {}
     for record in files:
         record.rejected_rows = int(per_file.get(record.file, 0)) if len(rejects) else 0
-    return Cleaned(households, visits, surveys, issues, rejects, files, order, config,
-                   optional.get("activities"), optional.get("shops"), read_cache)
+    return Cleaned(households, tables["visits"], tables["surveys"], tables["issues"], rejects, files, order, config,
+                   tables.get("activities"), tables.get("shops"), read_cache)
+
+
+# What each kind's cleaning reads besides its rows: the communities (``known``), the registry's
+# household keys, the settings. ``_KindMemo`` keys a kind by exactly these (through the files).
+_CLEANERS = {
+    "visits": lambda frames, known, registry, config: clean_visits(frames, known, registry),
+    "surveys": lambda frames, known, registry, config: clean_surveys(frames, known, registry, config),
+    "issues": lambda frames, known, registry, config: clean_issues(frames, known, config),
+    "activities": lambda frames, known, registry, config: clean_activities(frames, known),
+    "shops": lambda frames, known, registry, config: clean_shops(frames, known),
+}
+
+
+class _KindMemo:
+    """The cleaned kinds of earlier runs (``ReadCache.kinds``), each keyed by what its cleaning
+    reads: every setting, the registry's files (they give the communities in display order and
+    the household keys) and the kind's own files, each by its read-cache key (bytes, path,
+    reader settings; the code and libraries are in every key). A hit gives the kind's table,
+    its rejects with their raw cells and its file records as cleaning it again would, and the
+    kind's files are not read at all: a re-run after one visits file changed reads and cleans
+    the visits only.
+
+    Without a read cache (``--check`` with ``--no-cache``, tests) nothing is kept.
+    """
+
+    def __init__(self, data_dir: Path, config: Config, cache: ReadCache | None):
+        self.data_dir, self.cache, self.config = data_dir, cache, config
+        self.listed = ({kind: list_kind(data_dir, kind, config, cache) for kind in kinds.KINDS}
+                       if cache is not None else {})
+
+    def _key(self, kind: str) -> str:
+        upstream = [] if kind == "households" else [f.key for f in self.listed["households"]]
+        return self.cache.kind_key(kind, self.config, upstream, [f.key for f in self.listed[kind]])
+
+    def get(self, kind: str):
+        """Return (payload, file records) of ``kind`` kept by an earlier run, or None."""
+        if self.cache is None or self.cache.kinds is None or not (self.data_dir / kind).is_dir():
+            return None
+        hit = self.cache.kinds.get(self._key(kind))
+        if hit is not None:
+            self.cache.touch(f.key for f in self.listed[kind])  # its files' entries: kept for a later miss
+        return hit
+
+    def put(self, kind: str, payload: tuple, records: list):
+        """Keep ``payload`` and the kind's file records (pickled now, before anything downstream
+        changes them); return them as ``get`` does."""
+        if self.cache is not None and self.cache.kinds is not None:
+            self.cache.kinds.put(self._key(kind), (payload, records))
+        return payload, records
 
 
 def _with_raw(rejects: pd.DataFrame, raws: dict, kind: str) -> pd.DataFrame:

@@ -39,6 +39,7 @@ from canvass.config import Config
 
 KEEP_DAYS = 14  # an entry not used for this long is removed (see the module's docstring)
 PAYLOAD = "read.pkl"
+KINDS_FOLDER = "clean"  # the cleaned kinds' entries, beside ``read``
 _FORMAT = "read-cache-1"
 
 
@@ -59,7 +60,7 @@ class ReadCache:
     ``hits``/``misses`` count this run's look-ups.
     """
 
-    def __init__(self, root: Path, reuse: bool = True, write: bool = True):
+    def __init__(self, root: Path, reuse: bool = True, write: bool = True, _base: str | None = None):
         from canvass.ingest.readers import max_sheet_bytes, max_sheet_cells
         from canvass.run.store import code_fingerprint
 
@@ -72,8 +73,10 @@ class ReadCache:
         weakref.finalize(self, _remove_all, self._staged)
         # Same for every file of a run: the code, the pickle's libraries and the sheet limits
         # (a cached file skips the reader, so it must not skip a lower limit's refusal).
-        self._base = "\n".join((_FORMAT, code_fingerprint(), _library_versions(),
-                                str(max_sheet_bytes()), str(max_sheet_cells())))
+        self._base = _base or "\n".join((_FORMAT, code_fingerprint(), _library_versions(),
+                                         str(max_sheet_bytes()), str(max_sheet_cells())))
+        # The cleaned kinds (``clean.py``): beside the files' entries, same rules and life.
+        self.kinds = None if _base else ReadCache(self.root.with_name(KINDS_FOLDER), reuse, write, self._base)
 
     def key(self, kind: str, rel: str, sha256: str, config: Config) -> str:
         """Return the entry name of one file: its bytes' sha256, kind, path and the reader's settings."""
@@ -81,6 +84,30 @@ class ReadCache:
         settings = {"aliases": config.aliases, "columns": config.columns, "ignore_columns": config.ignore_columns}
         h.update(json.dumps([kind, rel, sha256, settings], sort_keys=True, ensure_ascii=False, default=str).encode())
         return h.hexdigest()[:32]
+
+    def kind_key(self, kind: str, config: Config, upstream: list, own: list) -> str:
+        """Return the entry name of one cleaned kind (in ``self.kinds``): the whole configuration,
+        the file keys of the kinds it depends on (``upstream``) and its own files' keys, in order.
+
+        What a kind's cleaning reads is exactly that: its files' read results (each named by its
+        key: bytes, path, reader settings), the settings, and what the registry gives the
+        others (the communities in display order, the household keys).
+        """
+        import dataclasses
+
+        h = hashlib.sha256(self._base.encode())
+        h.update(b"kind-clean-1")
+        h.update(json.dumps([kind, dataclasses.asdict(config), list(upstream), list(own)],
+                            sort_keys=True, ensure_ascii=False, default=str).encode())
+        return h.hexdigest()[:32]
+
+    def touch(self, keys) -> None:
+        """Mark the entries of ``keys`` as in use (a cleaned kind reused its files without reading them)."""
+        if not self.write:
+            return
+        for key in keys:
+            with contextlib.suppress(OSError):
+                os.utime(self.root / key / PAYLOAD)
 
     def get(self, key: str):
         """Return the cached read result of ``key``, or None (missing, ``--force``, or damaged: discarded)."""
@@ -128,7 +155,7 @@ class ReadCache:
         """Rename the entries built by this run into place; return how many."""
         from canvass.run.store import publish_entry
 
-        n = 0
+        n = self.kinds.publish() if self.kinds is not None else 0
         while self._staged:
             tmp, folder = self._staged.pop(0)
             publish_entry(tmp, folder)
@@ -138,13 +165,15 @@ class ReadCache:
     def discard(self) -> None:
         """Remove the entries built by this run and not published."""
         _remove_all(self._staged)
+        if self.kinds is not None:
+            self.kinds.discard()
 
     def prune(self, now: float | None = None) -> int:
         """Remove entries not used for ``KEEP_DAYS``; return how many. Never fails the run."""
+        removed = self.kinds.prune(now) if self.kinds is not None else 0
         if not self.write or not self.root.is_dir():
-            return 0
+            return removed
         cutoff = (time.time() if now is None else now) - KEEP_DAYS * 86400
-        removed = 0
         try:
             entries = [e for e in self.root.iterdir() if not e.name.startswith(".") and e.is_dir()]
         except OSError:

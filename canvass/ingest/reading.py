@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -94,34 +95,65 @@ def _no_community_error(rel: str, kind_label: str) -> InputError:
                            f"files: {{\"{rel}\": 某某社区}}；③ 把文件名改为含社区名称，如“某某社区_{Path(rel).name}”")
 
 
-def read_kind(data_dir: Path, kind: str, config: Config, cache=None):
+def _changed_while_read(rel: str) -> InputError:
+    return InputError("文件在读取过程中被修改（可能还在复制或保存中） (file changed while read)", file=rel,
+                      expected="等文件复制或保存完成后重新运行")
+
+
+class Listed(NamedTuple):
+    """One input file as listed before reading: its path, its stamp, its bytes' hash and cache key."""
+
+    path: Path
+    rel: str
+    stamp: tuple
+    digest: str
+    key: str
+
+
+def list_kind(data_dir: Path, kind: str, config: Config, cache) -> list[Listed]:
+    """Return one kind's files, each hashed and keyed for ``cache`` (a ``read_cache.ReadCache``)."""
+    folder = data_dir / kind
+    if not folder.is_dir():
+        return []
+    listed = []
+    for path in list_input_files(folder):
+        rel = path.relative_to(data_dir).as_posix()
+        stamp = _stamp(path, rel)
+        digest = _sha256(path, rel)
+        if _stamp(path, rel) != stamp:  # a file whose cleaned kind is reused is never read: check here too
+            raise _changed_while_read(rel)
+        listed.append(Listed(path, rel, stamp, digest, cache.key(kind, rel, digest, config)))
+    return listed
+
+
+def read_kind(data_dir: Path, kind: str, config: Config, cache=None, listed: list[Listed] | None = None):
     """Return (rows, file records, raw sheets) for every file of one kind, in file order.
 
     ``cache`` (a ``read_cache.ReadCache``) gives a file's result when its bytes were read
     before with the same settings and code; only the other files are read and parsed.
+    ``listed`` is the kind's ``list_kind`` when the caller has it already.
     """
     spec = kinds.KINDS[kind]
     frames, records, raws = [], [], {}
-    folder = data_dir / kind
-    if not folder.is_dir():
-        return frames, records, raws
-    for path in list_input_files(folder):
-        rel = path.relative_to(data_dir).as_posix()
-        before = _stamp(path, rel)
-        hit = key = None
+    if cache is not None:
+        entries = list_kind(data_dir, kind, config, cache) if listed is None else listed
+    else:
+        folder = data_dir / kind
+        paths = list_input_files(folder) if folder.is_dir() else []
+        entries = [Listed(p, p.relative_to(data_dir).as_posix(), (), "", "") for p in paths]
+    for path, rel, before, digest, key in entries:
+        hit = None
         if cache is None:
+            before = _stamp(path, rel)
             cells = _read_cells(path, rel, spec, config)
             digest = _sha256(path, rel)
         else:
-            # The hash comes first here: it names the entry. The stamp check below still covers
-            # the hashing and the reading (a file changed between listing and reading is refused, #16).
-            digest = _sha256(path, rel)
-            key = cache.key(kind, rel, digest, config)
+            # The hash came first (list_kind): it names the entry. The stamp check below still
+            # covers the hashing and the reading (a file changed between listing and reading is refused, #16).
             hit = cache.get(key)
             cells = _read_cells(path, rel, spec, config) if hit is None else None
         if _stamp(path, rel) != before:
-            raise InputError("文件在读取过程中被修改（可能还在复制或保存中） (file changed while read)", file=rel,
-                             expected="等文件复制或保存完成后重新运行")
+            raise _changed_while_read(rel)
         if hit is None:
             frame, cmap, record, headers, body = parse_sheet(cells, rel, spec, config)
             del cells
