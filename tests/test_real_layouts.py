@@ -167,6 +167,35 @@ def test_scores_decoded_by_scales():
     assert reading.coding == "scored" and codes.tolist() == [1, 0]
 
 
+def test_a_score_column_with_stray_text_keeps_its_scores():
+    """9.5: scores that scales: decodes count as recognised, so one unreadable cell does not
+    drop a column of scores (4 of 5 recognised here); -3 among scores is unanswered (9.7)."""
+    config = cfg(scales={"satisfaction": {"positive_from": 8, "max": 10}})
+    codes, reading = read_column(pd.Series(["9", "8", "10", "6", "不清楚"]), "satisfaction", "h", "s.csv", config)
+    assert reading.coding == "text" and codes.tolist() == [1, 1, 1, 0, -2]
+    assert (reading.recognised, reading.non_blank, reading.share) == (4, 5, 0.8)
+    codes, reading = read_column(pd.Series(["9", "7分", "-3", "10", "11"]), "satisfaction", "h", "s.csv", config)
+    assert codes.tolist() == [1, 0, -1, 1, -2] and reading.share == 0.8  # 11 is above max: invalid
+    # Without scales: the scores are numeric cells, judged on the rest: one unknown word → 0.
+    _, reading = read_column(pd.Series(["9", "8", "不清楚"]), "satisfaction", "h", "s.csv", Config())
+    assert reading.share == 0.0 and not reading.decoded
+    _, reading = read_column(pd.Series(["9", "8分"]), "satisfaction", "h", "s.csv", Config())
+    assert reading.share == 1.0 and not reading.decoded  # numbers only: still the field's column
+
+
+def test_a_score_column_with_stray_text_counts_in_the_rate(tmp_path):
+    data = make_data(tmp_path / "d")
+    write(data, "surveys", "甲社区.csv", [["提交时间", "社区", "您对社区创城工作是否满意"],
+                                          ["2023-09-05 10:00", "甲社区", "9"], ["2023-09-05 11:00", "甲社区", "8"],
+                                          ["2023-09-05 12:00", "甲社区", "10"], ["2023-09-05 13:00", "甲社区", "6"],
+                                          ["2023-09-05 14:00", "甲社区", "不清楚"]])
+    c = clean_folder(data, cfg(scales={"satisfaction": {"positive_from": 8, "max": 10}}))
+    rec = next(f for f in c.files if f.kind == "surveys")
+    assert rec.columns.get("satisfaction") == "您对社区创城工作是否满意" and rec.notes == []
+    p, _ = pooled(c)
+    assert p["satisfaction_n_cum"] == 4 and p["satisfaction_rate_cum"] == pytest.approx(3 / 4)  # 9, 8, 10 of 4
+
+
 def test_glob_rules():
     assert glob_match("surveys/问卷星_2151*.xls", "surveys/问卷星_2151_七一.xls")
     assert not glob_match("surveys/*.xls", "surveys/第36周/a.xls")

@@ -79,6 +79,8 @@ def _text_code(value: str, pos: set, neg: set, scale: dict | None) -> int:
     text = _BRACKETS.sub("", value).strip()
     if not text:
         return UNANSWERED
+    if scale is not None and text in ("-2", "-3"):  # 问卷星's empty and skipped, also among scores (9.7)
+        return UNANSWERED
     m = _SCORE.match(text)
     if m:
         return _score_code(float(m.group(1)), scale)
@@ -175,8 +177,11 @@ def read_column(values: pd.Series, field_name: str, header: str, file: str, conf
         reading.recognised = int(counts[answered_u & recognisable].sum())
         reading.share = 1.0  # judged on its non-numeric cells only: there are none
     elif reading.non_blank:
-        # Scores inside a text column count as numeric: the share is of the other cells.
-        judged_u = answered_u & ~np.array([bool(_SCORE.match(v)) for v in distinct_all], dtype=bool)
+        # 9.5: scores that ``scales:`` decodes are recognised answers like any other (``9,8,10,6,不清楚``
+        # is 4 of 5). Scores it does not cover are numeric cells, left out of the judgement, so a
+        # column of them stays the field's column (9.7's consequences: left out and reported).
+        numeric = np.array([bool(_SCORE.match(v)) for v in distinct_all], dtype=bool)
+        judged_u = answered_u & ~numeric if scale is None else answered_u
         judged = int(counts[judged_u].sum())
         reading.recognised = int(counts[judged_u & recognisable].sum())
         reading.share = reading.recognised / judged if judged else 1.0
