@@ -10,16 +10,31 @@ import pandas as pd
 
 from canvass.ingest.normalize import CN_NUMERAL, number_text
 
-_PHONE_GROUPED = re.compile(r"(?<!\d)(1[3-9]\d)[\s\-－]+(\d{4})[\s\-－]+(\d{4})(?!\d)")
+# Separators people put in a mobile number: spaces, dashes (also full-width and long), dots,
+# underscores and slashes (138 1234 5678, 138-1234-5678, 138.1234.5678, 138/1234/5678).
+_SEP = r"[\s\-－—–._/．／]+"
+_PHONE_GROUPED = re.compile(rf"(?<!\d)([1１][3-9３-９]\d){_SEP}(\d{{4}}){_SEP}(\d{{4}})(?!\d)")
 _PHONE_RUN = re.compile(r"(?<!\d)(\d{3})\d{4,}(\d{4})(?!\d)|(?<!\d)\d{7,10}(?!\d)")
+_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 _N = rf"(?:\d+|{CN_NUMERAL})"
-_ADDR_FULL = re.compile(rf"(?P<b>{_N})\s*(?:号楼|栋|幢|座|号|楼|#)\s*-?\s*{_N}\s*单元\s*-?\s*\d+\s*(?:室|号)?")
-_ADDR_DASH = re.compile(r"(?<![\d.:/])(?P<b>\d{1,3})\s*[-#－]\s*\d{1,2}\s*[-－]\s*\d{2,4}(?![\d.:/])")
-_ADDR_TWO = re.compile(rf"(?P<b>{_N})\s*(?:号楼|栋|幢|座|楼)\s*\d{{2,4}}\s*(?:室|号)")
+_BLD = r"(?:号楼|栋|幢|座|号|楼|#)"  # after a building number
+_UNIT = r"(?:单元|门)"
+_DASH = r"[-－—–]"
+# A room number without 室: 3-4 digits (or digit-wise Chinese numerals, 五零一) not followed by
+# a counting word (3号楼20人, 3栋有12户 and 5号楼100米 stay).
+_ROOM = r"(?:\d{3,4}|[零〇一二三四五六七八九]{3,4})(?![\d零〇一二三四五六七八九十])(?!\s*(?:人|户|个|元|米|年|件|次|天|名|位|辆|平|栋|幢|号楼|楼))"
+_ADDR_FULL = re.compile(rf"(?P<b>{_N})\s*{_BLD}\s*{_DASH}?\s*{_N}\s*{_UNIT}\s*{_DASH}?\s*{_N}\s*(?:室|号|房)?")
+_ADDR_MARK_DASH = re.compile(rf"(?P<b>{_N})\s*(?:号楼|栋|幢|座|楼)\s*{_DASH}\s*\d{{1,2}}\s*{_DASH}\s*\d{{2,4}}(?!\d)")
+_ADDR_DASH = re.compile(rf"(?<![\d.:/+])(?P<b>\d{{1,3}})\s*(?:{_DASH}|#)\s*\d{{1,2}}\s*{_DASH}\s*\d{{2,4}}(?![\d.:/*])")
+# 3/2/501: a slash form, with a room that does not look like a year (9/12/2023 is a date).
+_ADDR_SLASH = re.compile(r"(?<![\d.:/+])(?P<b>\d{1,3})\s*/\s*\d{1,2}\s*/\s*(?!(?:19|20)\d\d(?!\d))\d{3,4}(?![\d.:/])")
+_ADDR_TWO = re.compile(rf"(?P<b>{_N})\s*(?:号楼|栋|幢|座|楼)\s*(?:\d{{2,4}}\s*(?:室|号|房)|{_ROOM})")
+_ADDR_UNIT_ONLY = re.compile(rf"(?P<b>{_N})\s*(?:号楼|栋|幢|座|楼|#)\s*{_N}\s*{_UNIT}")
+_ADDR_LETTER = re.compile(r"(?<![A-Za-z])(?P<b>[A-Za-z])\s*座\s*\d{3,4}\s*(?:室|号|房)?")
 # Two-part building-room (3-501): rooms have 3-4 digits, which keeps dates (9-5) and years out.
-_ADDR_DASH2 = re.compile(r"(?<![\d.:/\-])(?P<b>\d{1,3})\s*[-－]\s*\d{3,4}(?![\d.:/\-])")
-_ADDR_UNIT_ROOM = re.compile(rf"{_N}\s*单元\s*-?\s*\d+\s*(?:室|号)?")
-_ADDR_ROOM = re.compile(r"(?<!\d)\d{3,4}\s*室")
+_ADDR_DASH2 = re.compile(rf"(?<![\d.:/\-+])(?P<b>\d{{1,3}})\s*{_DASH}\s*\d{{3,4}}(?![\d.:/\-*])")
+_ADDR_UNIT_ROOM = re.compile(rf"{_N}\s*单元\s*{_DASH}?\s*{_N}\s*(?:室|号|房)?")
+_ADDR_ROOM = re.compile(r"(?<!\d)\d{3,4}\s*(?:室|房)")
 
 
 def mask_phone(text: str) -> str:
@@ -30,6 +45,11 @@ def mask_phone(text: str) -> str:
         return "****"
     text = _PHONE_GROUPED.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
     return _PHONE_RUN.sub(repl, text)
+
+
+def mask_ip(text: str) -> str:
+    """Return text with IPv4 addresses (问卷星's 来自IP, pasted into a comment) as ``*.*.*.*``."""
+    return _IPV4.sub("*.*.*.*", text)
 
 
 def mask_name(name: str) -> str:
@@ -44,17 +64,27 @@ def _building(m: re.Match) -> str:
 
 
 def mask_addresses(text: str) -> str:
-    """Return text with addresses below building level masked to the building (``3号楼``)."""
+    """Return text with addresses below building level masked to the building (``3号楼``).
+
+    Covered: ``3号楼2单元501室`` (also ``2门``, Chinese numerals, dashes between), ``3-2-501``
+    (``#``, long dashes, ``3/2/501``), ``3号楼-2-501``, ``3号楼501`` / ``3栋501房``, ``3栋2单元``
+    (a unit is below the building), ``B座1202``, ``3-501``, and what is left of a room
+    (``2单元501``, ``501室``, ``1202房``).
+    """
     text = _ADDR_FULL.sub(_building, text)
+    text = _ADDR_MARK_DASH.sub(_building, text)
     text = _ADDR_DASH.sub(_building, text)
+    text = _ADDR_SLASH.sub(_building, text)
     text = _ADDR_TWO.sub(_building, text)
+    text = _ADDR_UNIT_ONLY.sub(_building, text)
+    text = _ADDR_LETTER.sub(lambda m: f"{m.group('b').upper()}座", text)
     text = _ADDR_DASH2.sub(_building, text)
     text = _ADDR_UNIT_ROOM.sub("某单元某室", text)
     return _ADDR_ROOM.sub("某室", text)
 
 
 class FreeTextMasker:
-    """Masks residents' free text: phones, registry names (≥ 2 characters), addresses."""
+    """Masks residents' free text: phones, IP addresses, registry names (≥ 2 characters), addresses."""
 
     def __init__(self, names: Iterable[str] = ()):
         # Longest first, so 王小明 is replaced whole before 王小 could match.
@@ -75,7 +105,7 @@ class FreeTextMasker:
         pattern = self._name_pattern(text)
         if pattern is not None:
             text = pattern.sub("某某", text)
-        return mask_addresses(mask_phone(text))
+        return mask_addresses(mask_phone(mask_ip(text)))
 
     def mask_html(self, text: str) -> str:
         """Return ``text`` masked and HTML-escaped, safe to place in a report."""

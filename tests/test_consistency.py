@@ -248,6 +248,9 @@ def test_digest_quality_matches_rejected_rows(digest, csv):
         assert per_community.get(community, 0) == m["rejected_rows"] == status[community]
     # The pooled count also holds rejects of no known community.
     assert sum(per_community.values()) == csv.iloc[-1]["rejected_rows"]
+    # Those are one row: the cell of a row whose community is unknown is never shown (春光社区 in the sample).
+    assert set(per_community) - set(communities.index) == {"（社区名称无法识别）"}
+    assert all("春光社区" not in e.get_text() for e in els)
 
 
 def method_note_checks(soup):

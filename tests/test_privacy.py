@@ -297,6 +297,20 @@ def test_mask_phone_with_separators(masker, text):
     assert not re.search(r"1\d{2}\D?\d{4}\D?\d{4}", out), out
 
 
+@pytest.mark.parametrize("text", ["138.1234.5678", "138_1234_5678", "138/1234/5678", "138—1234—5678",
+                                  "+86-138-1234-5678", "１３８．１２３４．５６７８"])
+def test_mask_phone_with_other_separators(masker, text):
+    out = unicodedata.normalize("NFKC", masker.mask(text))
+    assert "1234" not in out and out.endswith("138****5678"), out
+    assert "号楼" not in out, out  # +86- is not a building
+
+
+def test_mask_ip_addresses(masker):
+    assert masker.mask("IP 192.168.1.100 提交") == "IP *.*.*.* 提交"
+    assert masker.mask("来自 10.0.0.7(浙江-杭州)") == "来自 *.*.*.*(浙江-杭州)"
+    assert masker.mask("评分4.5，第1.2条") == "评分4.5，第1.2条", "decimals stay"
+
+
 def test_mask_landline_and_short_runs(masker):
     assert "88123456" not in masker.mask("座机0571-88123456")
     assert masker.mask("共 3 件，2023-09-05 办结") == "共 3 件，2023-09-05 办结", "dates and counts stay"
@@ -314,6 +328,9 @@ def test_mask_names(masker):
 @pytest.mark.parametrize("text", [
     "3-2-501空调外机滴水", "2单元501漏水", "3号楼2单元501室", "３－２－５０１", "三号楼二单元501室",
     "3#2-501", "5号楼1单元302室门口堆物", "3号楼501室", "3 - 2 - 501", "3-501",
+    # forms found by an audit of hostile inputs (2026-12-04)
+    "3号楼501", "3栋501", "3幢501房", "3号楼-2-501", "3—2—501", "3/2/501", "3号楼2门501", "B座501",
+    "501房", "5楼501", "人民路88号3栋501", "三栋二单元五零一室", "9栋 501 8幢1单元302",
 ])
 def test_mask_addresses_below_building_level(masker, text):
     out = masker.mask(text)
@@ -325,6 +342,15 @@ def test_mask_addresses_below_building_level(masker, text):
 def test_mask_addresses_keep_the_building(masker):
     assert masker.mask("3-2-501空调外机滴水") == "3号楼空调外机滴水"
     assert masker.mask("5号楼1单元302室门口") == "5号楼门口"
+    assert masker.mask("3栋2单元楼道灯坏了") == "3号楼楼道灯坏了"  # a unit is below the building
+    assert masker.mask("B座1202漏水") == "B座漏水"
+
+
+@pytest.mark.parametrize("text", ["3号楼20人参加", "3栋有12户", "5号楼100米外", "第3栋楼2023年修过", "3号楼一层大厅",
+                                  "2023/9/12 开会", "9/12/2023 开会", "9-5开会", "共 3 件，2023-09-05 办结",
+                                  "1号楼前的花坛", "2楼会议室"])
+def test_mask_addresses_leave_counts_dates_and_buildings(masker, text):
+    assert masker.mask(text) == text
 
 
 def test_staff_masks():

@@ -70,3 +70,17 @@ def test_views_show_the_history_they_are_given(cleaned):
     digest = digest_view(cleaned, W, cleaned.config.targets, history)
     assert digest.metrics.set_index("community").loc["甲社区", "reached_cum"] == 999
     assert digest.prev["week"].unique().tolist() == ["2023-W35"]
+
+
+def test_rejects_by_reason_never_shows_an_unknown_community_cell():
+    import pandas as pd
+
+    from canvass.report.views import rejects_by_reason
+
+    rejects = pd.DataFrame({"community": ["海港社区", "王建国 13812345678", "春光社区", "海港社区"],
+                            "reason": ["missing date", "unknown community", "unknown community", "missing date"]})
+    g = rejects_by_reason(rejects, ["海港社区", "修竹社区"])
+    assert g[["community", "reason", "rows"]].values.tolist() == [["", "unknown community", 2],
+                                                                  ["海港社区", "missing date", 2]]
+    # Without the list (a caller that already holds one community's rows) cells are kept.
+    assert "春光社区" in set(rejects_by_reason(rejects)["community"])

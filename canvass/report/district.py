@@ -291,9 +291,9 @@ def render_district(subs: list[SubdistrictData], district: str, week: str, targe
 
 def _safe(text: str) -> str:
     """Return an error message for a shareable page: phone numbers and house numbers masked."""
-    from canvass.privacy import mask_addresses, mask_phone
+    from canvass.privacy import mask_addresses, mask_ip, mask_phone
 
-    return mask_addresses(mask_phone(str(text or "")))
+    return mask_addresses(mask_phone(mask_ip(str(text or ""))))
 
 
 def csv_table(table: pd.DataFrame) -> pd.DataFrame:

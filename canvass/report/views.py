@@ -85,10 +85,17 @@ def recent_open_issues(cleaned: Cleaned, sunday: pd.Timestamp, masker: FreeTextM
     })
 
 
-def rejects_by_reason(rejects: pd.DataFrame) -> pd.DataFrame:
-    """Return W's rejected rows counted by community and reason (with the Chinese wording)."""
+def rejects_by_reason(rejects: pd.DataFrame, communities: list | None = None) -> pd.DataFrame:
+    """Return W's rejected rows counted by community and reason (with the Chinese wording).
+
+    With ``communities``, a row whose community cell names none of them counts under "" (shown
+    as 社区名称无法识别): that cell is whatever the file held (a typo, or a resident's name and
+    phone typed in the wrong column), and the digest is forwarded. The fix lists keep it.
+    """
     if rejects.empty:
         return pd.DataFrame(columns=["community", "reason", "说明", "rows"])
+    if communities is not None:
+        rejects = rejects.assign(community=rejects["community"].where(rejects["community"].isin(communities), ""))
     g = rejects.groupby(["community", "reason"]).size().rename("rows").reset_index()
     g["说明"] = g["reason"].map(reason_text)
     return g.sort_values(["community", "rows"], ascending=[True, False]).reset_index(drop=True)
@@ -237,7 +244,7 @@ def community_view(cleaned: Cleaned, community: str, week: str, targets: dict, h
         overdue_days=overdue, row=row, prev=prev, trend=trend,
         grids=grid_coverage(c, sunday, monday), buildings=building_coverage(c, sunday),
         issues=issues_by_category(c, sunday, overdue, cleaned.config.issue_categories),
-        quality=rejects_by_reason(view_w.rejects), recent_issues=recent_open_issues(c, sunday, masker),
+        quality=rejects_by_reason(view_w.rejects, [community]), recent_issues=recent_open_issues(c, sunday, masker),
         comments=comment_texts, sample_data=sample_data,
         grid_pace=grid_pace(c, week, str(trend["week"].min())),
         flags_by_flag=by_flag[by_flag["community"] == community].reset_index(drop=True),
@@ -296,7 +303,7 @@ def digest_view(cleaned: Cleaned, week: str, targets: dict, history: pd.DataFram
         metrics=week_rows(trends, week), prev=prev, trends=trends, grids=grid_coverage(cleaned, sunday, monday),
         buildings=building_coverage(cleaned, sunday),
         issues=issues_by_category(cleaned, sunday, overdue, cleaned.config.issue_categories),
-        quality=rejects_by_reason(week_view(cleaned, week).rejects),
+        quality=rejects_by_reason(week_view(cleaned, week).rejects, list(cleaned.communities)),
         outcomes=outcomes or {}, links=links or {}, sample_data=sample_data,
         checkable=checkable(cleaned.files), cleanup_weeks=strip_weeks,
         cleanups=cleanups, grid_pace=grid_pace(cleaned, week, weeks[0]), has_activities=cleaned.activities is not None,
