@@ -59,3 +59,28 @@ def test_issue_worklist_overdue_first(tmp_path):
     rows = list(load_workbook(tmp_path / "is" / "jia.xlsx").active.values)
     assert [r[1:5] for r in rows[1:]] == [("设施维修", "已上报", 21, "超期"), ("环境卫生", "社区解决", 2, None)]
     assert "13812345678" not in rows[2][5] and "王小明" not in rows[2][5]
+
+
+def test_text_starting_with_equals_is_text_not_a_formula(tmp_path):
+    """A description like =HYPERLINK(...) must not become a live formula in a staff workbook."""
+    import zipfile
+
+    data = make_data(tmp_path / "d", issues=[
+        ["2023-09-08", "甲社区", "环境卫生", '=HYPERLINK("http://x","点我")', "社区解决", "办理中", ""],
+        ["2023-09-09", "甲社区", "环境卫生", "=1+2", "社区解决", "办理中", ""]])
+    c = clean_folder(data, parse_config({}, "s.yml"))
+    staff_lists.write_issue_lists(c, "2023-W36", tmp_path / "is", {"甲社区": "jia"}, 7)
+    path = tmp_path / "is" / "jia.xlsx"
+    sheet = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode("utf-8")
+    assert "<f>" not in sheet  # no formula cell at all
+    ws = load_workbook(path).active
+    cells = {ws.cell(r, 6).value: ws.cell(r, 6).data_type for r in (2, 3)}
+    assert cells == {'=HYPERLINK("http://x","点我")': "s", "=1+2": "s"}
+
+
+def test_excel_value_keeps_numbers_and_plain_text():
+    from canvass.report.tables import excel_value
+
+    assert excel_value("a\x01b") == "ab" and excel_value(3) == 3 and excel_value(float("nan")) is None
+    assert str(excel_value("=SUM(A1)")) == "=SUM(A1)" and not isinstance(excel_value("=SUM(A1)"), str)
+    assert excel_value("+1") == "+1" and excel_value("@x") == "@x"  # stored as text by openpyxl already

@@ -18,16 +18,30 @@ def write_metrics_csv(metrics: pd.DataFrame, path: Path) -> None:
     write_bytes(path, ("\ufeff" + data).encode("utf-8"))
 
 
-def excel_value(v):
-    """Return a cell value Excel accepts: control characters removed from text, NaN as empty."""
+def excel_text(s: str) -> str:
+    """Return text without the control characters a workbook cannot hold (sheet names, titles)."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+    return ILLEGAL_CHARACTERS_RE.sub("", s)
+
+
+def excel_value(v):
+    """Return a cell value Excel accepts: control characters removed from text, NaN as empty.
+
+    Text starting with ``=`` is written as text, never as a formula: a resident's
+    ``=HYPERLINK("http://…")`` stays a string staff can read (openpyxl makes a formula of any
+    string starting with ``=``, and a masked ``=***`` would be a broken one Excel offers to repair).
+    """
     if isinstance(v, float) and v != v:
         return None
     if hasattr(v, "item"):
         v = v.item()
     if isinstance(v, str):
-        return ILLEGAL_CHARACTERS_RE.sub("", v)
+        v = excel_text(v)
+        if v.startswith("="):
+            from openpyxl.cell.rich_text import CellRichText
+
+            return CellRichText(v)  # an inline string cell
     return v
 
 

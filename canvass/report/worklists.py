@@ -13,7 +13,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from canvass.ingest.clean import Cleaned
 from canvass.metrics import reached_households
 from canvass.privacy import mask_name, mask_phone
-from canvass.report.tables import excel_value, int_or_text
+from canvass.report.tables import excel_text, excel_value, int_or_text
 from canvass.run.atomic import atomic_path
 from canvass.vocab import OUTCOME_LABELS
 from canvass.weeks import week_bounds
@@ -46,7 +46,7 @@ def unreached(cleaned: Cleaned, community: str, week: str) -> pd.DataFrame:
 
 def sheet_title(label: str, used: set) -> str:
     """Return a valid, unique Excel sheet name for a grid label."""
-    name = excel_value(_BAD_SHEET.sub("_", label)).strip("'") or "网格"
+    name = excel_text(_BAD_SHEET.sub("_", label)).strip("'") or "网格"
     name = name[:31]
     base, n = name, 1
     while name.lower() in used:
@@ -90,7 +90,7 @@ def write_followup(cleaned: Cleaned, community: str, week: str, path: Path) -> i
         ws.auto_filter.ref = ws.dimensions
     stamp = dt.datetime.combine(week_bounds(week)[1], dt.time())
     wb.properties.created = wb.properties.modified = stamp
-    wb.properties.title = excel_value(f"{community} 未覆盖住户 {week}")
+    wb.properties.title = excel_text(f"{community} 未覆盖住户 {week}")
     with atomic_path(path) as tmp:
         wb.save(tmp)
     return len(todo)
