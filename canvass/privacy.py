@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 import pandas as pd
 
@@ -50,6 +51,21 @@ def mask_phone(text: str) -> str:
 def mask_ip(text: str) -> str:
     """Return text with IPv4 addresses (问卷星's 来自IP, pasted into a comment) as ``*.*.*.*``."""
     return _IPV4.sub("*.*.*.*", text)
+
+
+def shareable_path(path, base=None) -> str:
+    """Return a local path as a forwarded file may show it: relative to ``base`` (else the working
+    folder) when under it, else only its last part. An absolute path names the user's home folder
+    (``C:\\Users\\张三\\…``), and manifest.json is forwarded with the reports."""
+    if path is None or str(path) == "":
+        return ""
+    p = Path(path).resolve()
+    for root in ([Path(base)] if base is not None else []) + [Path.cwd()]:
+        try:
+            return p.relative_to(root.resolve()).as_posix() or "."
+        except ValueError:
+            continue
+    return p.name
 
 
 def mask_name(name: str) -> str:

@@ -8,6 +8,7 @@ is for staff, and masks names (``王**``) and phones (``138****5678``).
 from __future__ import annotations
 
 import html
+import json
 import re
 import unicodedata
 from html.parser import HTMLParser
@@ -375,3 +376,32 @@ def test_masker_takes_a_registry_column_with_missing_names():
     names = pd.Series(["王小明", None, "李", " 王小 ", pd.NA], dtype="string")
     masker = FreeTextMasker(names)
     assert masker.mask("王小明说王小也在，李也在") == "某某说某某也在，李也在"
+
+
+@pytest.mark.slow
+def test_forwarded_files_name_no_local_folder(sample_reports):
+    """An absolute path names the user's home folder (C:\\Users\\张三\\…): manifest.json is forwarded."""
+    from .conftest import ROOT
+
+    local = [str(ROOT.resolve()), str(sample_reports.resolve()), str(Path.home())]
+    leaks = {}
+    for path in _forwarded_files(sample_reports):
+        if path.suffix.lower() in (".html", ".csv", ".json"):
+            text = _file_text(path)
+            found = [p for p in local if p in text or p.replace("/", "\\\\") in text]
+            if found:
+                leaks[path.name] = found
+    assert not leaks, leaks
+    manifest = json.loads((sample_reports / SAMPLE_WEEK / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["data_dir"] == "data/sample" and manifest["config_file"] == "subdistrict.yml"
+
+
+def test_shareable_path(tmp_path, monkeypatch):
+    from canvass.privacy import shareable_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d").mkdir()
+    assert shareable_path(tmp_path / "d") == "d" and shareable_path(tmp_path) == "."
+    assert shareable_path("/srv/张三/数据/街道") == "街道"  # outside the working folder: its name only
+    assert shareable_path(tmp_path / "d" / "subdistrict.yml", tmp_path / "d") == "subdistrict.yml"
+    assert shareable_path(None) == ""

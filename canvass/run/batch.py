@@ -25,6 +25,7 @@ from canvass.ingest.check import file_warnings
 from canvass.ingest.clean import Cleaned, clean_folder
 from canvass.memory import release_memory
 from canvass.metrics import week_view
+from canvass.privacy import shareable_path
 from canvass.run.atomic import OutputLock, write_bytes, write_json
 from canvass.run.plan import (
     DIGEST_NB,
@@ -395,8 +396,9 @@ def build_manifest(plan, files: list, outcomes: dict, digest_outcome: dict, n_re
     options, config, week = plan.options, plan.config, plan.week
     return {
         "week": week, "week_dates": format_week_cn(week), "week_chosen_automatically": plan.week_chosen,
-        "subdistrict": config.name, "data_dir": str(Path(options.data_dir).resolve()),
-        "config_file": config.source,
+        # Forwarded with the reports: no absolute path (it can name the user, see shareable_path).
+        "subdistrict": config.name, "data_dir": shareable_path(options.data_dir),
+        "config_file": shareable_path(config.source, options.data_dir) if config.source else config.source,
         "inputs": [{"path": f.file, "kind": f.kind, "sha256": f.sha256, "rows": f.data_rows,
                     "blank_rows": f.blank_rows, "header_row": f.header_row,
                     "ignored_columns": f.ignored_columns, "columns": f.columns,

@@ -24,6 +24,7 @@ from pathlib import Path
 from canvass.district import District, SubdistrictFolder, load_district
 from canvass.errors import ConfigError, InputError, ParameterError
 from canvass.memory import release_memory
+from canvass.privacy import shareable_path
 from canvass.run.atomic import OutputLock, write_bytes, write_json
 from canvass.run.plan import BatchOptions, _is_sample
 from canvass.weeks import parse_week
@@ -207,7 +208,8 @@ def run_district(options: BatchOptions, progress=None) -> DistrictResult:
         timings["total"] = round(time.perf_counter() - t_start, 3)
         write_json(wdir / "district_manifest.json", {
             "district": district.name, "week": week, "week_chosen_automatically": chosen,
-            "data_dir": str(Path(options.data_dir).resolve()), "config_file": district.source,
+            "data_dir": shareable_path(options.data_dir),
+            "config_file": shareable_path(district.source, options.data_dir) if district.source else district.source,
             "targets": targets, "overrides": options.params,
             "subdistricts": [{"name": r.name, "slug": r.slug, "status": r.status, "error": r.error}
                              for r in runs],
