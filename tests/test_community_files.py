@@ -206,3 +206,24 @@ def test_a_rerun_with_nothing_changed_never_reads_the_cleaned_slices(tmp_path, i
         assert again.timings["clean_cached"] is True and again.timings["tables_reused"] is True
         assert {o["status"] for o in again.outcomes.values()} == {"reused"}
         assert reads == []
+
+
+def test_each_image_points_to_its_own_page(tmp_path, inline_workers, monkeypatch):
+    """A community's WeChat image names its own report (beside it in communities/), the digest's the digest."""
+    from canvass.report import wechat
+
+    footers = {}
+    render = wechat.render
+
+    def recording(picture, path):
+        footers[path.name] = picture.footer
+        return render(picture, path)
+
+    monkeypatch.setattr(wechat, "render", recording)
+    shutil.copytree(TINY, tmp_path / "data")
+    assert _run(tmp_path / "data", tmp_path / "out").exit_code == 0
+    slugs = json.loads((tmp_path / "out" / W / "manifest.json").read_text(encoding="utf-8"))["slugs"]
+    assert set(footers) == {"digest.png"} | {f"{s}.png" for s in slugs.values()}
+    assert footers["digest.png"].endswith("完整报告见 digest.html")
+    for slug in slugs.values():
+        assert footers[f"{slug}.png"] == "数据截至 2023年9月17日（周日） · 完整报告见 " + f"{slug}.html"

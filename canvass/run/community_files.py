@@ -37,7 +37,7 @@ from canvass.run.atomic import write_json
 from canvass.run.store import file_checksums, files_intact, output_fingerprint
 
 TABLES_RECORD = "tables.json"  # internal/W/: the keys and checksums of the files below
-IMAGE_FOOTER = "数据截至 {y}年{m}月{d}日（周日） · 完整报告见 digest.html"
+IMAGE_FOOTER = "数据截至 {y}年{m}月{d}日（周日） · 完整报告见 {page}"
 SAMPLE_BANNER = "示例数据：由项目自带的模拟数据生成，不代表真实情况。"
 
 
@@ -58,7 +58,7 @@ def image_style(config, week: str, sample: bool) -> dict:
 
     sunday = week_bounds(week)[1]
     return {"banner": SAMPLE_BANNER if sample else "", "assessment": config.assessment_date,
-            "footer": IMAGE_FOOTER.format(y=sunday.year, m=sunday.month, d=sunday.day)}
+            "footer": IMAGE_FOOTER.format(y=sunday.year, m=sunday.month, d=sunday.day, page="digest.html")}
 
 
 def _read_record(idir: Path) -> dict:
@@ -226,7 +226,9 @@ class TableFiles:
             alone = pd.concat([mine, mine.assign(scope="subdistrict")], ignore_index=True)  # as its own total
             grids = v["grids"]
             parts = narrative.week_summary(alone, grids[grids["community"] == community] if len(grids) else grids)
-            picture = wechat.community_image(m, community, plan.config.name, week, parts=parts.as_dict(), **self.style)
+            # A community's image points to its own page (beside it in communities/), not the digest.
+            style = {**self.style, "footer": self.style["footer"].replace("digest.html", f"{one[community]}.html")}
+            picture = wechat.community_image(m, community, plan.config.name, week, parts=parts.as_dict(), **style)
             with own_file(community, failed):
                 wechat.render(picture, self.wdir / "communities" / f"{one[community]}.png")
         if community not in failed:  # a failed one is written again next time
