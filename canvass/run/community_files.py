@@ -214,12 +214,15 @@ class TableFiles:
         rows: dict = {}
         with own_file(community, failed):
             rows["fix"] = write_fixlist(v["fix"], community, week, self.idir / "fix" / f"{one[community]}.xlsx")
-        rows["backcheck"] = sl.write_backchecks(cleaned, week, self.idir / "backcheck", one, failed).get(community)
-        rows["issues"] = sl.write_issue_lists(cleaned, week, self.idir / "issues", one, v["overdue"], failed).get(community)
+        # The staff lists read only this community's rows (what the key covers): its slice, taken
+        # once, instead of each list filtering every table again (1.7 s of CPU at N = 20).
+        mine = cleaned.community_slice(community) if len(cleaned.communities) > 1 else cleaned
+        rows["backcheck"] = sl.write_backchecks(mine, week, self.idir / "backcheck", one, failed).get(community)
+        rows["issues"] = sl.write_issue_lists(mine, week, self.idir / "issues", one, v["overdue"], failed).get(community)
         if v["shops"]:
-            rows["shops"] = sl.write_shop_lists(cleaned, week, self.idir / "shops", one, failed).get(community)
+            rows["shops"] = sl.write_shop_lists(mine, week, self.idir / "shops", one, failed).get(community)
         if v["responsible"]:
-            rows["responsible"] = sl.write_responsible(cleaned, week, self.idir / "responsible", one, failed).get(community)
+            rows["responsible"] = sl.write_responsible(mine, week, self.idir / "responsible", one, failed).get(community)
         if image and community in plan.selected:
             m = plan.metrics
             mine = m[m["community"] == community]
