@@ -318,13 +318,51 @@ def load_config(data_dir: Path, config_file: Path | None = None, base_targets: d
 def read_yaml(path: Path):
     """Return a YAML file's content; a file that is not UTF-8 or not YAML is a ConfigError naming the line."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise ConfigError("不是 UTF-8 编码的文本", file=str(path), expected="UTF-8 编码的 YAML 文件") from None
+        raise ConfigError("不是 UTF-8 编码的文本", file=str(path),
+                          expected="UTF-8 编码的 YAML 文件（记事本“另存为”时编码选 UTF-8）") from None
+    except OSError as exc:
+        raise ConfigError(f"无法读取配置文件：{exc.strerror or exc}", file=str(path),
+                          expected="可读取的 subdistrict.yml（关闭正在编辑它的程序后重试）") from None
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"不是有效的 YAML：{problem}", file=str(path),
-                          row=(mark.line + 1) if mark is not None else None,
-                          expected="“键: 值” 形式，如 name: 人民路街道；列表写作 [甲, 乙]") from None
-    return raw
+        row, hint = _yaml_hint(text, mark.line + 1 if mark is not None else None)
+        raise ConfigError(f"不是有效的 YAML：{hint or problem}", file=str(path), row=row,
+                          expected="“键: 值” 形式（英文冒号后加空格），如 name: 人民路街道；列表写作 [甲, 乙]；"
+                                   "缩进用空格") from None
+    except ValueError as exc:  # a date-like value that is no date (2023-10-32): the loader's own ValueError
+        where = _bad_date(text)
+        value = f"“{where[1]}”" if where else ""
+        raise ConfigError(f"{value}不是有效的日期 (invalid date: {exc})", file=str(path), row=where[0] if where else None,
+                          expected="日期如 2023-10-15（年-月-日，该月确有这一天）") from None
+
+
+def _yaml_hint(text: str, row: int | None) -> tuple[int | None, str]:
+    """Return (line, what is wrong in staff's words) for the mistakes YAML reports vaguely or a line late."""
+    import re
+
+    lines = text.splitlines()
+    for i, line in enumerate(lines, 1):
+        body = line.split("#", 1)[0]
+        if "\t" in line[: len(line) - len(line.lstrip())]:
+            return i, "这一行用 Tab 缩进，YAML 只能用空格缩进"
+        if re.match(r"^\s*[^\s:：\"'\[{][^:：]*：", body):
+            return i, "这一行用了中文冒号“：”，请改为英文冒号加空格“: ”"
+    return row, ""
+
+
+def _bad_date(text: str) -> tuple[int, str] | None:
+    """Return (line, value) of the first ``yyyy-mm-dd`` value that is no real date."""
+    import re
+
+    for i, line in enumerate(text.splitlines(), 1):
+        for m in re.finditer(r"(?<![\d-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\d-])", line.split("#", 1)[0]):
+            try:
+                dt.date(*(int(g) for g in m.groups()))
+            except ValueError:
+                return i, m.group(0)
+    return None

@@ -123,6 +123,11 @@ ERROR_CASES = [
     Case("yml-bad-value", config("yml_bad_value.yml"), names=("subdistrict.yml", "targets.awareness")),
     Case("yml-malformed", config("yml_malformed.yml"), names=("subdistrict.yml",),
          extra={"line_number": True}),
+    # From an audit of broken inputs (2026-12-04): each was an 内部错误 or named the wrong line.
+    Case("yml-date-that-does-not-exist", config("yml_bad_date.yml"), names=("subdistrict.yml", "2023-10-32", "第 5 行")),
+    Case("yml-fullwidth-colon", config("yml_fullwidth_colon.yml"), names=("subdistrict.yml", "中文冒号", "第 5 行")),
+    Case("out-is-a-file", lambda data: (data.parent / "out").write_text("not a folder", encoding="utf-8"), full=True,
+         names=("是一个文件，不是文件夹", "--out")),
     Case("param-unknown-name", args=("-p", "target_awarness", "0.9"),
          names=("target_awarness", "target_awareness", "target_coverage", "overdue_days")),
     Case("param-wrong-type", args=("-p", "target_awareness", "abc"), names=("target_awareness", "abc", "float")),

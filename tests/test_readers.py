@@ -498,3 +498,42 @@ def test_file_changing_while_read_is_an_input_error(tmp_path, monkeypatch):
     monkeypatch.setattr(reading, "read_sheet", copying_still)
     with pytest.raises(InputError, match="读取过程中被修改"):
         clean.clean_folder(tmp_path, Config())
+
+
+# --- found by an audit of broken inputs (2026-12-04) ---------------------------------------------
+
+def test_an_xlsx_saved_under_an_xls_name_is_read(tmp_path):
+    wb = openpyxl.Workbook()
+    wb.active.append(["社区", "网格"])
+    wb.active.append(["甲社区", 1])
+    wb.save(tmp_path / "h.xlsx")
+    (tmp_path / "h.xlsx").rename(tmp_path / "h.xls")
+    cells = read_sheet(tmp_path / "h.xls", "households/h.xls").cells
+    assert cells.values.tolist() == [["社区", "网格"], ["甲社区", "1"]]
+
+
+def test_a_cell_longer_than_pythons_csv_limit_is_read(tmp_path):
+    long = "长" * 200_000  # the csv module stops at 131,072 characters by default
+    path = tmp_path / "i.csv"
+    path.write_text(f'登记日期,问题描述\n2023-09-05,"{long}\n第二行"\n2023-09-06,短\n', encoding="utf-8")
+    cells = read_sheet(path, "issues/i.csv").cells
+    assert cells.shape == (3, 2) and cells.iloc[1, 1] == long + "\n第二行" and cells.iloc[2, 1] == "短"
+
+
+def test_a_file_held_open_is_an_input_error_before_anything_is_read(tmp_path, monkeypatch):
+    """The batch hashes every input first (store.input_fingerprint): a file Excel holds open on
+    Windows was an 内部错误 PermissionError there."""
+    from canvass.run import store
+
+    data = make_folder(tmp_path / "data")
+    held = write_csv(data / "visits" / "v.csv", [["走访日期", "社区", "地址", "走访结果"]])
+    real = Path.read_bytes
+
+    def refuse(self):
+        if self == held:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(InputError) as info:
+        store.input_fingerprint(data)
+    assert info.value.file == "visits/v.csv" and "关闭 Excel" in info.value.one_line()

@@ -70,21 +70,32 @@ def read_csv(path: Path, file: str, head_check=None) -> pd.DataFrame:
 
     CSV text is parsed into Arrow strings: memory in proportion to the file, no ``head_check`` needed."""
     text = decode_csv_bytes(path.read_bytes(), file)
-    head = list(csv.reader(io.StringIO("\n".join(text.splitlines()[:50]))))
-    width = max((len(r) for r in head), default=1) or 1
+    _raise_field_limit()
     try:
-        frame = pd.read_csv(io.StringIO(text), header=None, names=range(width), dtype=str,
-                            keep_default_na=False, na_filter=False, skip_blank_lines=False,
-                            engine="c")
-    except (pd.errors.ParserError, ValueError):
-        rows = list(csv.reader(io.StringIO(text)))
-        width = max((len(r) for r in rows), default=1) or 1
-        frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
+        head = list(csv.reader(io.StringIO("\n".join(text.splitlines()[:50]))))
+        width = max((len(r) for r in head), default=1) or 1
+        try:
+            frame = pd.read_csv(io.StringIO(text), header=None, names=range(width), dtype=str,
+                                keep_default_na=False, na_filter=False, skip_blank_lines=False,
+                                engine="c")
+        except (pd.errors.ParserError, ValueError):
+            rows = list(csv.reader(io.StringIO(text)))
+            width = max((len(r) for r in rows), default=1) or 1
+            frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
     except csv.Error as exc:
-        raise InputError(f"CSV 格式错误：{exc}", file=file) from None
+        raise InputError(f"CSV 格式错误 (CSV error: {exc})", file=file,
+                         expected="逗号分隔的表格；可在 Excel 中打开后另存为“CSV UTF-8”") from None
     # Perf: keep pandas' arrow-backed text columns (``dtype=str``); converting 1M rows x 9
     # columns to Python objects cost seconds and ~0.6 GiB, and cleaning converts them back.
     return frame.fillna("")
+
+
+def _raise_field_limit() -> None:
+    """Let Python's csv module read a cell of any length (its default stops at 131,072
+    characters, where pandas reads on): a long comment must not fail a file pandas can read.
+    The sheet limits bound the file anyway. (A C long: 2**31 - 1 on Windows.)"""
+    if csv.field_size_limit() < 2**31 - 1:
+        csv.field_size_limit(2**31 - 1)
 
 
 def _cell_text(value) -> str:
@@ -257,7 +268,11 @@ def _read_xlsx(path: Path, file: str, head_check=None) -> pd.DataFrame:
             yield _head_then_rows(lambda n, s=sheet: s.to_python(skip_empty_area=False, nrows=n), head_check)
 
     try:
-        book = CalamineWorkbook.from_path(str(path))
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            book = CalamineWorkbook.from_path(str(path))
+        else:  # an .xlsx saved under an .xls name: calamine picks its reader by the name
+            with path.open("rb") as fh:
+                book = CalamineWorkbook.from_filelike(fh)
         rows = _first_nonempty(sheets(book))
     except (KeyboardInterrupt, SystemExit, InputError):
         raise

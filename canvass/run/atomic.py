@@ -51,9 +51,21 @@ def output_error(exc: OSError, path: Path) -> OutputError:
     elif exc.errno in _NO_PERMISSION:
         what = "没有写入权限" + ("（文件可能正被 Excel 等程序打开）" if sys.platform == "win32" else "")
         todo = "请关闭打开它的程序、取得这个文件夹的写入权限，或用 --out 换一个输出文件夹，再重新运行"
+    elif exc.errno in (errno.ENOTDIR, errno.EEXIST) and _file_in_the_way(path) is not None:
+        blocker = _file_in_the_way(path)
+        return OutputError(f"“{blocker}” 是一个文件，不是文件夹，无法在其中写入报告 ({reason})",
+                           file=str(path), expected="用 --out 指定一个文件夹（不存在时会自动创建）")
     else:
         what, todo = "无法写入", "请检查输出文件夹所在的磁盘，再重新运行"
     return OutputError(f"{what} ({reason})；之前生成的报告保持不变。{todo}", file=str(path))
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """Return the nearest folder of ``path`` that exists as a file (``--out`` given a file), else None."""
+    for parent in Path(path).parents:
+        if parent.exists():
+            return parent if not parent.is_dir() else None
+    return None
 
 
 @contextlib.contextmanager

@@ -31,7 +31,7 @@ import pandas as pd
 
 from canvass import __version__
 from canvass.config import KINDS, Config, load_config
-from canvass.errors import CacheError, CacheRebuiltWarning
+from canvass.errors import CacheError, CacheRebuiltWarning, InputError
 from canvass.ingest.clean import clean_folder
 from canvass.ingest.read_cache import ReadCache
 from canvass.ingest.readers import list_input_files
@@ -106,15 +106,27 @@ def input_fingerprint(data_dir: Path, config_file: Path | None = None) -> str:
     h = hashlib.sha256(code_fingerprint().encode())
     cfg = config_file if config_file is not None else data_dir / "subdistrict.yml"
     if cfg.is_file():
-        h.update(cfg.read_bytes())
+        h.update(_input_bytes(cfg, cfg.name))
     for kind in KINDS:
         folder = data_dir / kind
         if not folder.is_dir():
             continue
         for p in list_input_files(folder):
-            h.update(p.relative_to(data_dir).as_posix().encode())
-            h.update(p.read_bytes())
+            rel = p.relative_to(data_dir).as_posix()
+            h.update(rel.encode())
+            h.update(_input_bytes(p, rel))
     return h.hexdigest()[:24]
+
+
+def _input_bytes(path: Path, rel: str) -> bytes:
+    """Return an input file's bytes; a file Excel holds open (Windows) or cannot be read is an InputError."""
+    try:
+        return path.read_bytes()
+    except PermissionError:
+        raise InputError("文件正被其他程序占用或没有读取权限 (permission denied)", file=rel,
+                         expected="请关闭 Excel 等打开这个文件的程序后重试") from None
+    except OSError as exc:
+        raise InputError(f"无法读取文件：{exc.strerror or exc}", file=rel) from None
 
 
 def _config_json(config: Config) -> dict:
