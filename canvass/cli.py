@@ -100,7 +100,9 @@ def run_check(options, console) -> int:
     else:
         console.print("没有被剔除的记录。")
     print_credibility(cleaned, week, console)
-    return print_check_findings(cleaned.files, console)
+    from canvass.ingest.check import folder_warnings
+
+    return print_check_findings(cleaned.files, console, folder_warnings(options.data_dir, cleaned.config))
 
 
 def run_check_district(options, console) -> int:
@@ -142,8 +144,9 @@ def print_credibility(cleaned, week: str, console) -> None:
                                  f"（{'，'.join(parts)}）"), markup=False)
 
 
-def print_check_findings(files, console) -> int:
-    """Print how files were read and what needs a decision; return 1 when there is a warning."""
+def print_check_findings(files, console, more: list | None = None) -> int:
+    """Print how files were read and what needs a decision (``more``: the folder's own warnings,
+    ``check.folder_warnings``); return 1 when there is a warning."""
     from canvass.ingest.check import community_lines, file_warnings
     from canvass.vocab import RATE_LABELS
 
@@ -158,7 +161,7 @@ def print_check_findings(files, console) -> int:
                 ex = "、".join(f"“{e}”" for e in r["invalid_examples"])
                 console.print(shown_text(f"{f.file}：列“{r['header']}”（{RATE_LABELS.get(r['field'], r['field'])}）"
                                          f"{r['invalid']} 个回答无法识别，如 {ex}"), markup=False)
-    warnings = file_warnings(files)
+    warnings = (more or []) + file_warnings(files)
     if not warnings:
         console.print("所有文件都已读懂，无需补充配置。", markup=False)
         return 0
@@ -354,5 +357,10 @@ def run_and_report(options, console) -> int:
         table.add_row(*(Text(shown_text(v)) for v in (
             community, status, f"{o.get('seconds', 0):.1f}", str(rejected.get(community, "")),
             _shown(path) if path.is_file() else "—")))
-    return _print_table_and_where(console, table, result, f"街道汇总 digest: {_shown(result.digest)}",
+    code = _print_table_and_where(console, table, result, f"街道汇总 digest: {_shown(result.digest)}",
                                   "部分社区失败，见上表（其余报告和汇总已生成）。")
+    if result.warnings:
+        console.print(f"输入文件有 {result.warnings} 个需要处理的问题（如没有读入的文件、未能解码的题目），"
+                      f"已列在 manifest.json 中；运行 --check 查看详情和在 subdistrict.yml 中的写法。",
+                      markup=False, style="yellow")
+    return code

@@ -537,3 +537,19 @@ def test_a_file_held_open_is_an_input_error_before_anything_is_read(tmp_path, mo
     with pytest.raises(InputError) as info:
         store.input_fingerprint(data)
     assert info.value.file == "visits/v.csv" and "关闭 Excel" in info.value.one_line()
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig", "gbk"])
+def test_tab_separated_text_saved_by_excel_is_read(tmp_path, encoding):
+    """Excel's 另存为 “Unicode 文本” (UTF-16, tabs) or “文本文件(制表符分隔)” renamed .csv."""
+    rows = "走访日期\t社区\t地址\t走访结果\r\n2023-09-05\t甲社区\t3-2-501\t已入户\r\n"
+    path = tmp_path / "v.csv"
+    path.write_bytes(rows.encode(encoding))
+    cells = read_sheet(path, "visits/v.csv").cells
+    assert cells.values.tolist() == [["走访日期", "社区", "地址", "走访结果"], ["2023-09-05", "甲社区", "3-2-501", "已入户"]]
+
+
+def test_a_comma_csv_with_a_tab_in_a_comment_stays_comma_separated(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("提交时间,社区,意见建议\n2023-09-05 10:00,甲社区,多\t组织活动\n", encoding="utf-8")
+    assert read_sheet(path, "surveys/s.csv").cells.values.tolist()[1] == ["2023-09-05 10:00", "甲社区", "多\t组织活动"]

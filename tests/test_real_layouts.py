@@ -294,6 +294,38 @@ def test_check_exit_codes(tmp_path, capsys):
     assert main(["--check", "--data", str(bad)]) == 2
 
 
+def test_check_names_what_the_folder_holds_but_is_not_read(tmp_path, capsys):
+    """9.9 never silent: files in other formats, files: lines matching nothing and a survey with
+    no question column each get a warning (exit 1); before, each passed as 所有文件都已读懂."""
+    data = make_data(tmp_path / "d", visits=[visit()])
+    assert main(["--check", "--data", str(data), "--week", "2023-W36"]) == 0
+    capsys.readouterr()
+    (data / "households" / "乙社区台账.et").write_bytes(b"WPS")
+    (data / "visits" / "走访.txt").write_text("走访日期\t社区", encoding="utf-8")
+    (data / "visits" / "~$v.xlsx").write_bytes(b"lock")  # Excel's lock file: not a warning
+    (data / "subdistrict.yml").write_text('files: {"surveys\\\\甲.csv": 甲社区, "surveys/甲.csv": 甲社区}\n', encoding="utf-8")
+    write(data, "surveys", "甲.csv", [["提交时间", "社区", "第1题", "第2题"], ["2023-09-05 10:00", "甲社区", "A", "B"],
+                                      ["2023-09-05 11:00", "甲社区", "A", "C"]])
+    assert main(["--check", "--data", str(data), "--week", "2023-W36"]) == 1
+    out = capsys.readouterr().out
+    assert "需要处理的问题 4 个" in out, out
+    assert "households/乙社区台账.et：WPS 表格文件，已跳过" in out and "另存为 .xlsx" in out
+    assert "visits/走访.txt：文本文件，已跳过" in out and "改为 .csv" in out and "~$v.xlsx" not in out
+    assert "“surveys\\甲.csv”没有匹配任何文件" in out and "用 / 分隔" in out
+    assert "surveys/甲.csv：没有一列被认作问卷题目" in out and "这 2 份问卷只计入问卷数" in out
+    assert 'columns: {satisfaction: "第1题"}' in out
+
+
+def test_a_batch_says_how_many_input_problems_check_would_list(tmp_path, capsys, inline_workers):
+    data = make_data(tmp_path / "d", visits=[visit()])
+    (data / "visits" / "走访.numbers").write_bytes(b"x")
+    assert main(["--data", str(data), "--out", str(tmp_path / "out"), "--week", "2023-W36", "--jobs", "1"]) == 0
+    assert "输入文件有 1 个需要处理的问题" in capsys.readouterr().out
+    import json
+    manifest = json.loads((tmp_path / "out" / "2023-W36" / "manifest.json").read_text(encoding="utf-8"))
+    assert [w["file"] for w in manifest["warnings"]] == ["visits/走访.numbers"]
+
+
 def test_unknown_config_values_name_the_key():
     with pytest.raises(Exception, match="credibility.min_seconds"):
         cfg(credibility={"min_seconds": -1})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from canvass.vocab import FIELD_TEXT, RATE_LABELS
+from canvass.vocab import FIELD_TEXT, QUESTION_FIELDS, RATE_LABELS
 
 INVALID_WARN_SHARE = 0.20
 
@@ -88,6 +88,69 @@ def file_warnings(files) -> list[Warning]:
                                f"grids:\n  {comm}: {{第1网格: [1-5], 第2网格: [6-10]}}   # 按实际网格填写楼号"))
         if f.data_rows and f.rejected_rows >= f.data_rows:
             out.append(Warning(f.file, f"全部 {f.data_rows} 行都被剔除，请查看 rejects.csv 中的原因"))
+        if _no_question_column(f):
+            out.append(Warning(f.file, f"没有一列被认作问卷题目（{'、'.join(_q(x) for x in QUESTION_FIELDS)}），"
+                                       f"这 {f.data_rows} 份问卷只计入问卷数，不计入任何比率",
+                               _columns_yml(f)))
+    return out
+
+
+def _no_question_column(f) -> bool:
+    """A survey file with returns of which no column was taken for any of the five questions."""
+    return (f.kind == "surveys" and not f.duplicate_of and f.data_rows > 0
+            and not any(x in f.columns for x in QUESTION_FIELDS))
+
+
+def _columns_yml(f) -> str:
+    headers = [h for h in f.ignored_columns if str(h).strip()][:5]
+    example = headers[0] if headers else "题目列的表头"
+    seen = "、".join(f"“{h}”" for h in headers)
+    return (f'columns: {{satisfaction: "{example}"}}   # 把每道题的表头写给对应的指标'
+            f"（awareness 知晓、support 支持、participation 参与、satisfaction 满意、garbage_sorting 垃圾分类）"
+            + (f"；未使用的列有 {seen}" if seen else ""))
+
+
+# Extensions people save tables in that the tool does not read, with what to do (else: move it out).
+_OTHER_TABLES = {".et": "WPS 表格文件", ".ett": "WPS 表格模板", ".numbers": "Numbers 表格", ".ods": "OpenDocument 表格",
+                 ".wps": "WPS 文字文件", ".doc": "Word 文件", ".docx": "Word 文件", ".pdf": "PDF 文件",
+                 ".txt": "文本文件", ".tsv": "文本表格", ".json": "JSON 文件"}
+
+
+def folder_warnings(data_dir, config) -> list[Warning]:
+    """Return what the data folder holds that the tool does not use, in the staff's words.
+
+    A file of a kind's folder that is not CSV or Excel is skipped (its rows are not read), and
+    a ``files:`` pattern of subdistrict.yml that matches no file does nothing: neither may pass
+    in silence (contract 9.9), though neither stops the batch.
+    """
+    from pathlib import Path
+
+    from canvass.ingest import kinds
+    from canvass.ingest.answers import glob_match
+    from canvass.ingest.readers import READERS, list_input_files
+
+    data_dir = Path(data_dir)
+    out: list[Warning] = []
+    listed: list[str] = []
+    for kind in kinds.KINDS:
+        folder = data_dir / kind
+        if not folder.is_dir():
+            continue
+        listed += [p.relative_to(data_dir).as_posix() for p in list_input_files(folder)]
+        for p in sorted(folder.rglob("*")):
+            rel = p.relative_to(folder)
+            if any(part.startswith((".", "~$")) for part in rel.parts) or not p.is_file() or p.suffix.lower() in READERS:
+                continue
+            what = _OTHER_TABLES.get(p.suffix.lower(), "不是 CSV 或 Excel 文件")
+            todo = ("如果这是 Excel 另存的文本表格，把扩展名改为 .csv 即可读入"
+                    if p.suffix.lower() in (".txt", ".tsv") else
+                    "如果其中是数据，请用 WPS 或 Excel 打开后另存为 .xlsx" if p.suffix.lower() in (".et", ".ett", ".numbers", ".ods")
+                    else "如果不是数据，把它移出这个文件夹即可")
+            out.append(Warning(p.relative_to(data_dir).as_posix(), f"{what}，已跳过，其中的记录没有读入；{todo}"))
+    for pattern in config.files:
+        if not any(glob_match(pattern, rel) for rel in listed):
+            slash = "（文件夹之间请用 / 分隔，不要用 \\）" if "\\" in pattern else ""
+            out.append(Warning("subdistrict.yml", f"files: 中的“{pattern}”没有匹配任何文件，这一行没有起作用{slash}"))
     return out
 
 
@@ -126,4 +189,7 @@ def rate_gaps(files) -> list[dict]:
             if n["why"] == "looks_like":
                 out.append({"community": f.community, "file": f.file, "rate": _q(n["field"]),
                             "why": f"列“{n['header']}”的回答大多无法识别，未使用"})
+        if _no_question_column(f):
+            out.append({"community": f.community, "file": f.file, "rate": "全部",
+                        "why": "没有认出任何题目列，这份文件的问卷只计入问卷数，不计入比率"})
     return out

@@ -38,9 +38,16 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characte
 
 
 def decode_csv_bytes(data: bytes, file: str) -> str:
-    """Return CSV text: a UTF-8 BOM means UTF-8, else strict UTF-8, else GB18030."""
+    """Return CSV text: a UTF-16 BOM means UTF-16 (Excel's “Unicode 文本”), a UTF-8 BOM UTF-8,
+    else strict UTF-8, else GB18030."""
     if not data:
         raise InputError("文件是空的（0 字节） empty file", file=file, expected="带表头的 CSV 表格")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's 另存为 “Unicode 文本”: UTF-16 with its BOM
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError("无法识别文件编码 cannot decode (UTF-16)", file=file,
+                             expected="UTF-8、GBK 或 Unicode（UTF-16）文本的表格") from None
     if b"\x00" in data[:65536]:
         raise InputError("不是文本表格（含二进制内容） binary data, not a CSV", file=file,
                          expected="UTF-8 或 GBK 编码的 CSV")
@@ -71,15 +78,17 @@ def read_csv(path: Path, file: str, head_check=None) -> pd.DataFrame:
     CSV text is parsed into Arrow strings: memory in proportion to the file, no ``head_check`` needed."""
     text = decode_csv_bytes(path.read_bytes(), file)
     _raise_field_limit()
+    lines = "\n".join(text.splitlines()[:50])
+    sep = _separator(lines)
     try:
-        head = list(csv.reader(io.StringIO("\n".join(text.splitlines()[:50]))))
+        head = list(csv.reader(io.StringIO(lines), delimiter=sep))
         width = max((len(r) for r in head), default=1) or 1
         try:
-            frame = pd.read_csv(io.StringIO(text), header=None, names=range(width), dtype=str,
+            frame = pd.read_csv(io.StringIO(text), header=None, names=range(width), dtype=str, sep=sep,
                                 keep_default_na=False, na_filter=False, skip_blank_lines=False,
                                 engine="c")
         except (pd.errors.ParserError, ValueError):
-            rows = list(csv.reader(io.StringIO(text)))
+            rows = list(csv.reader(io.StringIO(text), delimiter=sep))
             width = max((len(r) for r in rows), default=1) or 1
             frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
     except csv.Error as exc:
@@ -88,6 +97,12 @@ def read_csv(path: Path, file: str, head_check=None) -> pd.DataFrame:
     # Perf: keep pandas' arrow-backed text columns (``dtype=str``); converting 1M rows x 9
     # columns to Python objects cost seconds and ~0.6 GiB, and cleaning converts them back.
     return frame.fillna("")
+
+
+def _separator(lines: str) -> str:
+    """Return the separator of a text table: a tab when its first lines hold more tabs than commas
+    (Excel's 另存为 “文本文件(制表符分隔)” or “Unicode 文本”, renamed .csv), else a comma."""
+    return "\t" if lines.count("\t") > lines.count(",") else ","
 
 
 def _raise_field_limit() -> None:

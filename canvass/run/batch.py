@@ -21,7 +21,7 @@ import pandas as pd
 
 from canvass import __version__
 from canvass.errors import CanvassWarning, OutputError
-from canvass.ingest.check import file_warnings
+from canvass.ingest.check import file_warnings, folder_warnings
 from canvass.ingest.clean import Cleaned, clean_folder
 from canvass.memory import release_memory
 from canvass.metrics import week_view
@@ -142,6 +142,7 @@ class BatchResult:
     timings: dict
     slugs: dict = field(default_factory=dict)
     rejected_rows: dict = field(default_factory=dict)  # community → W's rejected rows (metrics.csv)
+    warnings: int = 0  # what --check would list (manifest.json "warnings")
 
     def report(self, community: str) -> Path:
         """Return where a community's report is (it may not exist when the community failed)."""
@@ -406,7 +407,7 @@ def build_manifest(plan, files: list, outcomes: dict, digest_outcome: dict, n_re
                     "candidates_left_out": f.notes, "metric_columns": f.readings,
                     "unassigned_grid_rows": f.unassigned_grid, "duplicate_download_of": f.duplicate_of,
                     "rejected_rows": f.rejected_rows} for f in files],
-        "warnings": [w.to_json() for w in file_warnings(files)],
+        "warnings": [w.to_json() for w in folder_warnings(options.data_dir, config) + file_warnings(files)],
         "parameters": {"targets": plan.targets, "overrides": options.params,
                        "overdue_days": options.params.get("overdue_days") or config.overdue_days,
                        "communities_selected": plan.selected, "force": options.force,
@@ -533,13 +534,14 @@ def _finish(work: SubdistrictWork, workers, progress, speculative) -> BatchResul
     out = Path(plan.options.out_dir)
     write_index(out, plan.config.name)
     timings["total"] = round(time.perf_counter() - work.t_start, 3)
-    write_json(work.manifest_path, build_manifest(plan, work.files, outcomes, digest_outcome,
-                                                  work.tables.rejected_rows(), work.tables.staff_lists(), timings))
+    manifest = build_manifest(plan, work.files, outcomes, digest_outcome, work.tables.rejected_rows(),
+                              work.tables.staff_lists(), timings)
+    write_json(work.manifest_path, manifest)
     failed = [c for c, o in outcomes.items() if o.get("status") == "failed"]
     code = 1 if failed or digest_outcome.get("status") not in ("ok", "reused") else 0
     rejected = dict(zip(plan.metrics["community"], plan.metrics["rejected_rows"].astype(int)))
     return BatchResult(plan.week, plan.week_chosen, out, wdir / "digest.html", outcomes, code, timings, plan.slugs,
-                       rejected)
+                       rejected, len(manifest["warnings"]))
 
 
 def run_subdistrict(options: BatchOptions, workers, progress=None) -> BatchResult:
