@@ -48,7 +48,7 @@ def record(cleaned, file: str):
 
 # --- CSV encodings --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-8", "gbk", "gb18030"])
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-8", "gbk", "gb18030", "utf-16"])  # utf-16: with its BOM
 def test_csv_encodings_give_the_same_cells(tmp_path, encoding):
     rows = [REGISTRY_HEADER, *REGISTRY_ROWS, ["七一社区", "第1网格", "３号楼", "2单元", "501室", "欧阳娜娜"]]
     path = write_csv(tmp_path / "h.csv", rows, encoding=encoding)
@@ -116,7 +116,7 @@ def test_zero_byte_file_is_an_input_error_naming_the_file(tmp_path, name):
 @pytest.mark.parametrize("name,data", [
     ("garbage.csv", random.Random(7).randbytes(4000)),
     ("garbage2.csv", bytes(range(1, 256)) * 20),  # no NUL bytes, mostly control characters
-    ("utf16.csv", "社区,网格\n七一社区,1\n".encode("utf-16")),
+    ("utf16-no-bom.csv", "社区,网格\n七一社区,1\n".encode("utf-16-le")),  # with its BOM it is read (Excel's Unicode text)
     ("garbage.xlsx", b"PK\x03\x04" + random.Random(8).randbytes(4000)),
     ("garbage.xls", random.Random(9).randbytes(4000)),
 ])
