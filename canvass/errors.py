@@ -20,6 +20,12 @@ class CanvassError(Exception):
         self.expected = expected
         super().__init__(self.one_line())
 
+    def _render_traceback_(self) -> list[str]:
+        """What Jupyter shows instead of a traceback (IPython calls this method when it exists):
+        the staff's one line and what to do, not thirty lines of the package's insides."""
+        return [f"错误 error: {self.one_line()}",
+                "请修改第一个代码单元格（参数）中的值，然后重新“运行全部单元格”。"]
+
     def one_line(self) -> str:
         """Return the message with its context, on one line."""
         parts = []

@@ -87,6 +87,7 @@ def community_context(community: str, week: str | None, data_dir: str, prepared_
                       targets: dict | None = None, overdue_days: int | None = None,
                       config_file: str | None = None, metrics_file: str | None = None) -> views.CommunityView:
     """Return the view one community report shows."""
+    community = str(community).strip()  # " 海港社区" typed or pasted with a space
     prepared = _prepared(data_dir, prepared_dir, config_file)
     w = _week(week, prepared)
     cleaned = load_prepared(prepared, community)

@@ -110,3 +110,20 @@ def test_fixture_notebooks_take_the_batch_parameters():
         assert product <= set(pm.inspect_notebook(str(path))), path.name
         nb = json.loads(path.read_text(encoding="utf-8"))
         assert all(c.get("outputs", []) == [] for c in nb["cells"]), path.name
+
+
+def test_a_wrong_parameter_shows_staff_one_line_not_a_traceback(tmp_path):
+    """In JupyterLab a wrong community or week is the Chinese message, not 30 lines of the package."""
+    import contextlib
+    import io
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        shell.run_cell(f"from canvass import notebook as nb\n"
+                       f"nb.community_context('春光社区', '2023-W37', {str(ROOT / 'data' / 'sample')!r})")
+    shown = [line for line in buf.getvalue().splitlines() if line.strip()]
+    assert shown[0].startswith("错误 error: ") and "春光社区" in shown[0] and "海港社区" in shown[0], shown
+    assert len(shown) == 2 and "Traceback" not in buf.getvalue() and "File " not in buf.getvalue(), shown
