@@ -346,6 +346,27 @@ def partial_week_until(cleaned: Cleaned, week: str, today: dt.date | None = None
     return dates.max().date() if len(dates) else min(today, sunday)
 
 
+def week_without_data(cleaned: Cleaned, week: str) -> str:
+    """Return why week W has no visit or questionnaire dated in it ("" when it has some).
+
+    A week asked for with ``--week`` before the data starts or after it ends is still reported
+    (its cumulative numbers are real), but every page and the console say so.
+    """
+    monday, sunday = (pd.Timestamp(d) for d in week_bounds(week))
+    dates = cleaned.data_dates()
+    if len(dates) and ((dates >= monday) & (dates < sunday + pd.Timedelta(days=1))).any():
+        return ""
+    if not len(dates):
+        return "数据中没有任何走访或问卷记录"
+    first, last = dates.min().date(), dates.max().date()
+    span = f"数据中的走访和问卷日期为 {first:%Y-%m-%d} 至 {last:%Y-%m-%d}"
+    if sunday.date() < first:
+        return f"本周在数据开始之前，没有任何走访或问卷记录（{span}）"
+    if monday.date() > last:
+        return f"本周在最后一条记录之后，没有任何走访或问卷记录，本周数字都是 0（{span}）"
+    return f"本周没有任何走访或问卷记录（{span}）"
+
+
 def campaign_weeks(cleaned: Cleaned, week: str) -> list[str]:
     """Return the weeks shown in trends: the campaign's first week (``campaign_start``, else the
     week of the first dated visit) to ``week``."""

@@ -84,3 +84,26 @@ def test_rejects_by_reason_never_shows_an_unknown_community_cell():
                                                                   ["海港社区", "missing date", 2]]
     # Without the list (a caller that already holds one community's rows) cells are kept.
     assert "春光社区" in set(rejects_by_reason(rejects)["community"])
+
+
+def test_a_week_without_any_visit_or_questionnaire_says_so(tmp_path):
+    from types import SimpleNamespace
+
+    from canvass.config import Config
+    from canvass.ingest.clean import clean_folder
+    from canvass.metrics import week_without_data
+    from canvass.report import sections
+
+    from .test_clean import make_data, visit
+
+    c = clean_folder(make_data(tmp_path / "d", visits=[visit(date="2023-09-05"), visit(date="2023-09-20")]), Config())
+    assert week_without_data(c, "2023-W36") == "" and week_without_data(c, "2023-W38") == ""  # 09-05, 09-20
+    span = "数据中的走访和问卷日期为 2023-09-05 至 2023-09-20"
+    assert week_without_data(c, "2023-W30") == f"本周在数据开始之前，没有任何走访或问卷记录（{span}）"
+    assert week_without_data(c, "2023-W37") == f"本周没有任何走访或问卷记录（{span}）"
+    assert week_without_data(c, "2024-W10") == f"本周在最后一条记录之后，没有任何走访或问卷记录，本周数字都是 0（{span}）"
+    view = SimpleNamespace(district_href=None, subdistrict="测试街道", week="2023-W37", sample_data=False,
+                           partial_until=None, empty_week=week_without_data(c, "2023-W37"))
+    assert f"本周没有任何走访或问卷记录（{span}）。请确认报告周是否选对" in sections.digest_title(view)
+    view.empty_week = ""
+    assert "请确认报告周" not in sections.digest_title(view)

@@ -22,6 +22,7 @@ from canvass.metrics import (
     reached_households,
     week_rows,
     week_view,
+    week_without_data,
 )
 from canvass.pace import pace_table, previous_week
 from canvass.privacy import FreeTextMasker
@@ -214,6 +215,7 @@ class CommunityView:
     has_shops: bool = False
     gaps: list = field(default_factory=list)
     partial_until: dt.date | None = None
+    empty_week: str = ""  # metrics.week_without_data: why W has no visit or questionnaire
     credibility: dict = field(default_factory=lambda: dict(DEFAULT_CREDIBILITY))
     assessment_date: dt.date | None = None
 
@@ -254,6 +256,7 @@ def community_view(cleaned: Cleaned, community: str, week: str, targets: dict, h
         has_activities=c.activities is not None, has_shops=c.shops is not None,
         gaps=[g for g in rate_gaps(cleaned.files) if g["community"] == community],
         partial_until=partial_week_until(c, week, today), credibility=dict(cleaned.config.credibility),
+        empty_week=week_without_data(c, week).replace("本周", "本社区本周", 1),
         assessment_date=cleaned.config.assessment_date)
 
 
@@ -283,6 +286,7 @@ class DigestView:
     has_shops: bool = False
     gaps: list = field(default_factory=list)
     partial_until: dt.date | None = None
+    empty_week: str = ""  # metrics.week_without_data: why W has no visit or questionnaire
     credibility: dict = field(default_factory=lambda: dict(DEFAULT_CREDIBILITY))
     assessment_date: dt.date | None = None
     district_href: str | None = None  # up to the district digest, when run as part of a district
@@ -309,4 +313,5 @@ def digest_view(cleaned: Cleaned, week: str, targets: dict, history: pd.DataFram
         cleanups=cleanups, grid_pace=grid_pace(cleaned, week, weeks[0]), has_activities=cleaned.activities is not None,
         has_shops=cleaned.shops is not None, gaps=rate_gaps(cleaned.files),
         partial_until=partial_week_until(cleaned, week, today), credibility=dict(cleaned.config.credibility),
+        empty_week=week_without_data(cleaned, week),
         assessment_date=cleaned.config.assessment_date, district_href=district_href)

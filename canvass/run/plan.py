@@ -6,16 +6,17 @@ import datetime as dt
 import hashlib
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from canvass.config import DEFAULT_TIMEOUT, NOTEBOOKS, SAMPLE_DATA, Config, load_config
-from canvass.errors import InputError, ParameterError
+from canvass.errors import CanvassWarning, InputError, ParameterError
 from canvass.ingest.clean import Cleaned, check_data_folder, clean_folder
 from canvass.ingest.read_cache import ReadCache
-from canvass.metrics import latest_week, metrics_over_weeks, week_rows
+from canvass.metrics import latest_week, metrics_over_weeks, week_rows, week_without_data
 from canvass.run.store import (
     input_fingerprint,
     load_cached,
@@ -211,7 +212,11 @@ def load_and_clean(options: BatchOptions, use_cache: bool = True) -> tuple[Confi
 def choose_week(options: BatchOptions, cleaned: Cleaned) -> tuple[str, bool]:
     """Return (week, chosen automatically)."""
     if options.week:
-        return parse_week(options.week), False
+        week = parse_week(options.week)
+        why = week_without_data(cleaned, week)
+        if why:  # still reported (its cumulative numbers are real), but never in silence
+            warnings.warn(CanvassWarning(f"报告周 {week}：{why}"), stacklevel=2)
+        return week, False
     found = latest_week(cleaned, options.today)
     if found is None:
         raise InputError("数据中没有已结束的一周（周日早于今天）的走访或问卷记录，无法自动确定报告周", file=str(options.data_dir),
