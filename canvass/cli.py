@@ -343,8 +343,8 @@ def run_and_report(options, console) -> int:
     if isinstance(result, DistrictResult):
         return print_district(result, console)
     if result.week_chosen:
-        console.print(f"报告周：{result.week}（数据中最近一个已结束的周；本周未结束，要看本周请用 --week 指定）",
-                      markup=False)
+        console.print(f"报告周：{result.week}（数据中最近一个已结束的周；要看其他周，包括还没结束的本周，"
+                      f"请用 --week 指定）", markup=False)
     table = Table(title=f"{result.week} 各社区结果", box=box.ASCII)
     for col in ("社区", "状态", "秒", "剔除行数", "报告"):
         table.add_column(col)

@@ -128,3 +128,14 @@ def test_python_m_canvass_is_the_same_command_line_as_run_reports():
         return proc.stdout.split("\n\n", 1)[1]  # after the usage lines, which name the program
 
     assert options("-m", "canvass") == options(str(ROOT / "run_reports.py"))
+
+
+def test_run_reports_without_the_projects_libraries_says_to_run_setup():
+    """The system Python (not .venv's) lacks rich, pandas …: one line saying what to do, exit 2."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-S", str(ROOT / "run_reports.py"), "--check"], cwd=ROOT,
+                          capture_output=True, text=True, encoding="utf-8", timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "缺少运行所需的程序库" in proc.stderr and "make setup" in proc.stderr and ".venv" in proc.stderr
