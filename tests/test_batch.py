@@ -251,3 +251,16 @@ def test_a_stylesheet_change_re_renders_reports_the_rerun_would_reuse(tmp_path, 
     css.write_text(css.read_text(encoding="utf-8") + "\n.report { color: #111; }\n", encoding="utf-8")
     monkeypatch.setattr(store, "_PACKAGE_DIR", copy)
     assert statuses(run_batch(options)) == ({"ok"}, "ok")
+
+
+def test_rejects_keep_their_kinds_wording(sample_reports):
+    """A shop inspection replaced by a later one that day is not worded as a questionnaire (the
+    returns superseded as of W used to reset every row's 说明 to the survey wording)."""
+    import pandas as pd
+
+    r = pd.read_csv(sample_reports / "internal" / SAMPLE_WEEK / "rejects.csv", encoding="utf-8-sig", dtype=str,
+                    keep_default_na=False)
+    shops = r[r["file"].str.startswith("shops/") & (r["reason"] == "superseded")]
+    surveys = r[r["file"].str.startswith("surveys/") & (r["reason"] == "superseded")]
+    assert len(shops) and set(shops["说明"]) == {"同一商铺同一天有更晚的巡查记录，本条不计"}
+    assert len(surveys) and set(surveys["说明"]) == {"同一户有更新的问卷，本份作废"}

@@ -347,14 +347,20 @@ def test_fix_workbook_lists_rejected_rows_with_their_cells_and_missing_addresses
 
     from canvass.run.batch import write_rejects
 
-    data = make_data(tmp_path / "d", visits=[visit(), visit(address="9-9-901"), visit(outcome="???")])
+    data = make_data(tmp_path / "d", visits=[visit(), visit(address="9-9-901"), visit(outcome="???"), visit(), visit()],
+                     issues=[["2023-09-05", "甲社区", "环境卫生", "路灯坏了", "上报", "不知道", ""]])
     c = clean_folder(data, Config())
     n = write_rejects(c, "2023-W36", tmp_path / "rejects.csv", tmp_path / "fix", {"甲社区": "jia", "乙社区": "yi"})
-    assert n == 2
+    assert n == 5  # rejects.csv: every rejected row, the two repeats too
     wb = load_workbook(tmp_path / "fix" / "jia.xlsx")
-    rows = list(wb["待更正记录"].values)
-    assert rows[0][:3] == ("文件", "行号", "原因") and "走访结果" in rows[0]
+    assert wb.sheetnames == ["待更正-入户走访记录", "待更正-问题清单", "无需更正", "台账缺少的地址"]
+    rows = list(wb["待更正-入户走访记录"].values)
+    assert rows[0][:3] == ("文件", "行号", "原因") and "走访结果" in rows[0] and "办理状态" not in rows[0]
     assert [r[:3] for r in rows[1:]] == [("visits/v.csv", 3, "地址在住户台账中不存在"), ("visits/v.csv", 4, "走访结果无法识别")]
+    issues = list(wb["待更正-问题清单"].values)
+    assert [r[:3] for r in issues[1:]] == [("issues/i.csv", 2, "办理状态无法识别")] and "走访结果" not in issues[0]
+    # Rows 5 and 6 repeat row 2: counted, not listed for correcting.
+    assert list(wb["无需更正"].values)[1:] == [("visits/v.csv", "与前面的记录完全重复（重复报送）", 2, "5, 6")]
     assert list(wb["台账缺少的地址"].values)[1] == ("9-9-901", "visits/v.csv", 1)
     empty = load_workbook(tmp_path / "fix" / "yi.xlsx")
     assert list(empty["待更正记录"].values)[1][0] == "本周没有需要更正的记录"

@@ -1,6 +1,7 @@
 """The "to fix" workbook per community (待更正): its rejected rows as staff can use them.
 
-Sheet 待更正记录: 文件, 行号, 原因 in plain Chinese, then the row's own cells as columns.
+Sheets 待更正-<kind> (one per kind of file): 文件, 行号, 原因 in plain Chinese, then the row's
+own cells as columns; 无需更正: repeated and replaced rows, counted per file.
 Sheet 台账缺少的地址: addresses seen in visits or surveys but not in the 住户台账, to add
 or correct. This is what the digest means by 逐行明细由街道数据员发给各社区更正. It holds
 personal data: it is written under ``internal/``.
@@ -50,28 +51,63 @@ def _missing_addresses(rejects: pd.DataFrame) -> list:
     return [[a, row.files, int(row.n)] for a, row in g.iterrows()]
 
 
-def write_fixlist(rejects: pd.DataFrame, community: str, week: str, path: Path) -> int:
-    """Write one community's to-fix workbook from W's rejects (rejects.csv's rows); return its row count."""
-    mine = rejects[rejects["community"] == community].sort_values(["file", "row"], kind="stable")
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "待更正记录"
+# Rejected rows that need no correction: a row sent again, a return downloaded twice, a return
+# replaced by the household's later one. They are counted, not listed for correcting.
+NO_FIX = ("duplicate row", "duplicate return", "superseded")
+SKIPPED_HEADER = ["文件", "原因", "行数", "行号（前 10 个）"]
+
+
+def _style(ws) -> None:
     bold, fill = Font(bold=True), PatternFill("solid", fgColor="FCE4D6")
-    header, rows = _rows_with_cells(mine) if len(mine) else (FIX_HEADER, [])
-    ws.append(header)
-    for row in rows or [[NOTHING, "", ""]]:
-        ws.append([excel_value(v) for v in row])
     for cell in ws[1]:
         cell.font, cell.fill = bold, fill
     ws.freeze_panes = "A2"
+
+
+def write_fixlist(rejects: pd.DataFrame, community: str, week: str, path: Path) -> int:
+    """Write one community's to-fix workbook from W's rejects (rejects.csv's rows, with their
+    file's ``kind``); return how many rows it asks to correct.
+
+    One sheet per kind of file (待更正-走访记录 …) with that kind's own columns, so a shop row
+    is not laid out beside a questionnaire's; then 无需更正 (repeats and replaced returns,
+    counted per file: a cumulative ledger sent again repeats every earlier row) and
+    台账缺少的地址.
+    """
+    from canvass.ingest import kinds
+
+    mine = rejects[rejects["community"] == community].sort_values(["file", "row"], kind="stable")
+    fix = mine[~mine["reason"].isin(NO_FIX)]
+    wb = Workbook()
+    wb.remove(wb.active)
+    kind_of = fix["kind"] if "kind" in fix else pd.Series("", index=fix.index)
+    kind_of = kind_of.where(kind_of.isin(list(kinds.KINDS)), "")
+    for kind in [k for k in (*kinds.KINDS, "") if (kind_of == k).any()]:
+        part = fix[kind_of == kind]
+        label = kinds.KINDS[kind].label if kind else "其他"
+        ws = wb.create_sheet(f"待更正-{label}"[:31])
+        header, rows = _rows_with_cells(part)
+        ws.append(header)
+        for row in rows:
+            ws.append([excel_value(v) for v in row])
+        _style(ws)
+    if not len(fix):
+        ws = wb.create_sheet("待更正记录")
+        ws.append(FIX_HEADER)
+        ws.append([NOTHING, "", ""])
+        _style(ws)
+    skipped = mine[mine["reason"].isin(NO_FIX)]
+    ws = wb.create_sheet("无需更正")
+    ws.append(SKIPPED_HEADER)
+    for (file, why), grp in skipped.groupby(["file", "说明"], sort=True):
+        ws.append([excel_value(file), excel_value(why), len(grp), ", ".join(str(int(r)) for r in grp["row"].head(10))])
+    _style(ws)
     ws2 = wb.create_sheet("台账缺少的地址")
     ws2.append(MISSING_HEADER)
     for row in _missing_addresses(mine) if len(mine) else []:
         ws2.append([excel_value(v) for v in row])
-    for cell in ws2[1]:
-        cell.font, cell.fill = bold, fill
+    _style(ws2)
     stamp = dt.datetime.combine(week_bounds(week)[1], dt.time())
     wb.properties.created = wb.properties.modified = stamp
     with atomic_path(path) as tmp:
         wb.save(tmp)
-    return len(rows)
+    return len(fix)

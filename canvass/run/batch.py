@@ -52,9 +52,11 @@ def rejects_table(cleaned: Cleaned, week: str) -> pd.DataFrame:
     """Return W's rejects as rejects.csv lays them out (sorted by file and row)."""
     view = week_view(cleaned, week)
     r = view.rejects.copy()
-    if "说明" not in r or r["说明"].isna().any():
+    if "说明" not in r or r["说明"].isna().any():  # the returns superseded as of W come without it
         from canvass.vocab import reason_text
-        r["说明"] = r["reason"].map(reason_text)
+        kinds = r["kind"] if "kind" in r else pd.Series(None, index=r.index)
+        wording = [reason_text(x, k) for x, k in zip(r["reason"], kinds)]
+        r["说明"] = r["说明"].where(r["说明"].notna(), wording) if "说明" in r else wording
     r["row"] = r["row"].astype("int64")
     r = r.sort_values(["file", "row"], kind="stable")
     return r[["file", "row", "community", "field", "reason", "说明", "raw"]].fillna("")
