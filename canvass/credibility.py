@@ -164,6 +164,8 @@ def write_backcheck(rows: pd.DataFrame, households: pd.DataFrame, week: str, pat
             mask_name(hh["name"]) if hh is not None and hh["name"] else "",
             mask_phone(str(hh["phone"])) if hh is not None and hh["phone"] else "",
             pd.Timestamp(r.submitted_at).strftime("%Y-%m-%d %H:%M:%S"), r.flag_text, "")])
+    ws.freeze_panes = "A2"  # the header stays in view, as in the other staff lists
+    ws.auto_filter.ref = ws.dimensions
     stamp = dt.datetime.combine(week_bounds(week)[1], dt.time())
     wb.properties.created = wb.properties.modified = stamp
     with atomic_path(path) as tmp:

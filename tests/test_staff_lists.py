@@ -84,3 +84,19 @@ def test_excel_value_keeps_numbers_and_plain_text():
     assert excel_value("a\x01b") == "ab" and excel_value(3) == 3 and excel_value(float("nan")) is None
     assert str(excel_value("=SUM(A1)")) == "=SUM(A1)" and not isinstance(excel_value("=SUM(A1)"), str)
     assert excel_value("+1") == "+1" and excel_value("@x") == "@x"  # stored as text by openpyxl already
+
+
+def test_responsible_workbook_shows_coverage_as_a_percentage_and_backcheck_keeps_its_header(tmp_path):
+    reg = [["甲社区", "1", "3-2-501", "常住", "王小明", "", "张伟"], ["甲社区", "1", "3-2-502", "常住", "李华", "", "张伟"],
+           ["甲社区", "1", "3-2-503", "常住", "赵六", "", "张伟"]]
+    data = make_data(tmp_path / "d", households=reg, visits=[["2023-09-05", "甲社区", "3-2-501", "已入户", "1", ""]])
+    (data / "households" / "h.csv").write_text(
+        "社区,网格,地址,居住状态,户主,联系电话,包户人\n" + "\n".join(",".join(r) for r in reg) + "\n", encoding="utf-8")
+    c = clean_folder(data, parse_config({}, "s.yml"))
+    staff_lists.write_responsible(c, "2023-W36", tmp_path / "r", {"甲社区": "jia"})
+    ws = load_workbook(tmp_path / "r" / "jia.xlsx").active
+    assert [ws.cell(2, i).value for i in (1, 2, 3)] == ["张*", 3, 1]
+    assert ws.cell(2, 4).value == round(1 / 3, 4) and ws.cell(2, 4).number_format == "0.0%"
+    staff_lists.write_backchecks(c, "2023-W36", tmp_path / "bc", {"甲社区": "jia"})
+    bc = load_workbook(tmp_path / "bc" / "jia.xlsx").active
+    assert bc.freeze_panes == "A2"

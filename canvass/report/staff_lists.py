@@ -215,8 +215,11 @@ def write_responsible(cleaned, week: str, folder: Path, slugs: dict, failed: dic
         rows = [[mask_name(r.responsible) if not r.responsible.startswith("（") else r.responsible,
                  int(r.households), int(r.reached), round(float(r.coverage), 4), r.unreached]
                 for r in t.itertuples(index=False)]
+        wb = _workbook("包户到人", RESPONSIBLE_HEADER, rows, week, "住户台账中没有包户人")
+        for (cell,) in wb.active.iter_rows(min_row=2, min_col=4, max_col=4):
+            cell.number_format = "0.0%"  # 覆盖率 as 91.2%, not 0.9118
         with own_file(community, failed):
-            _save(_workbook("包户到人", RESPONSIBLE_HEADER, rows, week, "住户台账中没有包户人"), folder / f"{slug}.xlsx")
+            _save(wb, folder / f"{slug}.xlsx")
             out[community] = len(rows)
     return out
 
