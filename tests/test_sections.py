@@ -108,3 +108,21 @@ def test_overdue_days_from_subdistrict_yml_reach_the_report_text(tmp_path):
     issues = re.sub(r"<[^>]+>", "", sections.community_issues(view))
     # 甲's open issues as of W36 are 8 (A), 7 (B) and 9 (C) days old: none is more than 10.
     assert "其中超过 10 天未办结 0 件" in issues
+
+
+def test_furthest_from_target_names_no_community_when_all_meet_it():
+    import pandas as pd
+
+    from canvass.report.sections import furthest_from_target
+
+    from canvass.vocab import RATE_KEYS
+
+    m = pd.DataFrame({"scope": ["community", "community", "subdistrict"], "community": ["甲社区", "乙社区", "街道"],
+                      "coverage_cum": [0.99, 0.80, 0.9], "awareness_rate_cum": [0.97, 0.96, 0.965]})
+    for k in RATE_KEYS:
+        if k not in ("coverage", "awareness"):
+            m[f"{k}_rate_cum"] = None  # no answers: no row
+    rows = {r["metric"]: r for r in furthest_from_target(m, {k: 0.95 for k in RATE_KEYS} | {"coverage": 1.0})}
+    assert set(rows) == {"覆盖率", "知晓率"}
+    assert (rows["覆盖率"]["community"], rows["覆盖率"]["gap"]) == ("乙社区", "20.0")
+    assert (rows["知晓率"]["community"], rows["知晓率"]["gap"]) == ("各社区均已达标（最低 乙社区）", "—")

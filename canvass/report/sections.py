@@ -304,8 +304,10 @@ def furthest_from_target(metrics: pd.DataFrame, targets: dict) -> list[dict]:
         if rates.notna().any():
             i = rates.idxmin()
             gap = (targets[k] - rates[i]) * 100
-            gaps.append({"metric": RATE_LABELS[k], "community": m.loc[i, "community"], "rate": rates[i],
-                         "target": targets[k], "gap": f"{gap:.1f}" if gap > 0 else "已达标"})
+            name = m.loc[i, "community"]
+            # When even the lowest meets the target, no community is "furthest from" it: say so.
+            gaps.append({"metric": RATE_LABELS[k], "community": name if gap > 0 else f"各社区均已达标（最低 {name}）",
+                         "rate": rates[i], "target": targets[k], "gap": f"{gap:.1f}" if gap > 0 else "—"})
     return gaps
 
 
