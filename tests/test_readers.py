@@ -553,3 +553,37 @@ def test_a_comma_csv_with_a_tab_in_a_comment_stays_comma_separated(tmp_path):
     path = tmp_path / "s.csv"
     path.write_text("提交时间,社区,意见建议\n2023-09-05 10:00,甲社区,多\t组织活动\n", encoding="utf-8")
     assert read_sheet(path, "surveys/s.csv").cells.values.tolist()[1] == ["2023-09-05 10:00", "甲社区", "多\t组织活动"]
+
+
+@pytest.mark.parametrize("ext", [".xlsx", ".xls"])
+def test_a_workbook_whose_first_sheet_is_instructions_names_the_sheet_it_read(tmp_path, ext):
+    """Contract: the first non-empty sheet is read. A 填表说明 page in front of the data is the
+    usual reason it has no header: the message says which sheet was read and which there are."""
+    sheets = {"填表说明": [["请按要求填写"], ["每户一行"]],
+              "问题清单": [["登记日期", "社区", "问题类别", "问题描述", "办理状态"], ["2023-09-05", "甲社区", "其他", "x", "办理中"]]}
+    path = tmp_path / f"i{ext}"
+    if ext == ".xlsx":
+        wb = openpyxl.Workbook()
+        wb.remove(wb.active)
+        for name, rows in sheets.items():
+            ws = wb.create_sheet(name)
+            for r in rows:
+                ws.append(r)
+        wb.save(path)
+    else:
+        import xlwt
+        book = xlwt.Workbook()
+        for name, rows in sheets.items():
+            ws = book.add_sheet(name)
+            for i, r in enumerate(rows):
+                for j, v in enumerate(r):
+                    ws.write(i, j, v)
+        book.save(str(path))
+    data = make_folder(tmp_path / "data")
+    write_csv(data / "households" / "h.csv", [REGISTRY_HEADER, *REGISTRY_ROWS])
+    (data / "issues" / path.name).write_bytes(path.read_bytes())
+    with pytest.raises(InputError) as info:
+        clean_folder(data, Config())
+    line = info.value.one_line()
+    assert info.value.file == f"issues/i{ext}" and "表头" in line
+    assert "工作表“填表说明”" in line and "共有 2 个工作表：填表说明、问题清单" in line and "移到最前面" in line

@@ -258,12 +258,25 @@ def _sheet_extent(z, info) -> tuple[int, int, int]:
     return last_row, last_col, 0 if last_row and last_col else cells
 
 
-def _head_then_rows(sheet_rows, head_check):
-    """Yield a sheet's rows once its first rows passed ``head_check``; ``sheet_rows(n)`` reads n rows (None: all)."""
+def _head_then_rows(sheet_rows, head_check, names: list | None = None, index: int = 0):
+    """Yield a sheet's rows once its first rows passed ``head_check``; ``sheet_rows(n)`` reads n rows (None: all).
+
+    In a workbook of several sheets (``names``) a refusal names the sheet read: the first
+    non-empty one is the data (contract section 1), and a 填表说明 sheet in front of it is a
+    common reason for "no header".
+    """
     if head_check is not None:
         head = sheet_rows(HEAD_ROWS)
         if any(any(c not in (None, "") for c in r) for r in head):
-            head_check(_rows_to_frame(head))
+            try:
+                head_check(_rows_to_frame(head))
+            except InputError as exc:
+                if not names or len(names) < 2:
+                    raise
+                raise InputError(f"{exc.message}（读取的是第一个非空的工作表“{names[index]}”，本工作簿共有 "
+                                 f"{len(names)} 个工作表：{'、'.join(map(str, names))}；数据在其他工作表时，"
+                                 f"请把它移到最前面或删去前面的说明页后保存）", file=exc.file,
+                                 column=exc.column, row=exc.row, expected=exc.expected) from None
     return sheet_rows(None)
 
 
@@ -280,7 +293,8 @@ def _read_xlsx(path: Path, file: str, head_check=None) -> pd.DataFrame:
         for i in range(len(book.sheet_names)):
             sheet = book.get_sheet_by_index(i)
             _check_cells(file, sheet.height, sheet.width)
-            yield _head_then_rows(lambda n, s=sheet: s.to_python(skip_empty_area=False, nrows=n), head_check)
+            yield _head_then_rows(lambda n, s=sheet: s.to_python(skip_empty_area=False, nrows=n), head_check,
+                                  list(book.sheet_names), i)
 
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm"):
@@ -330,7 +344,7 @@ def _read_xls(path: Path, file: str, head_check=None) -> pd.DataFrame:
             for i in range(book.nsheets):
                 sheet = book.sheet_by_index(i)
                 _check_cells(file, sheet.nrows, sheet.ncols)
-                yield _head_then_rows(lambda n, s=sheet: sheet_rows(s, n), head_check)
+                yield _head_then_rows(lambda n, s=sheet: sheet_rows(s, n), head_check, book.sheet_names(), i)
 
         rows = _first_nonempty(sheets())
     except (KeyboardInterrupt, SystemExit, MemoryError, InputError):
