@@ -447,3 +447,11 @@ def test_check_prints_flagged_counts_and_says_which_flags_could_not_be_checked(t
     # six returns from one IP within five minutes, all in 8 s; no comment column: 意见雷同 cannot be checked
     assert "甲社区：6 份有效问卷，标记 6 份（用时过短 6，集中提交 6，意见雷同 无法检查）" in out
     assert "乙社区：0 份有效问卷，标记 0 份（用时过短 无法检查，集中提交 无法检查，意见雷同 无法检查）" in out
+
+
+def test_an_empty_registry_is_one_warning_first(tmp_path, capsys):
+    data = make_data(tmp_path / "d", households=[], visits=[visit()])
+    assert main(["--check", "--data", str(data), "--week", "2023-W36"]) == 1
+    out = capsys.readouterr().out
+    first = next(line for line in out.splitlines() if line.startswith("1. "))
+    assert first.startswith("1. households/：住户台账中没有任何住户（文件只有表头）") and "被剔除" in first

@@ -56,6 +56,11 @@ def _scales_yml(field: str, values: list, file: str = "") -> str:
 def file_warnings(files) -> list[Warning]:
     """Return every warning about the files as read (FileRecord objects), in file order."""
     out: list[Warning] = []
+    registry = [f for f in files if f.kind == "households"]
+    if not any(f.data_rows for f in registry):  # first: it explains every "全部剔除" line below
+        out.append(Warning("households/", "住户台账中没有任何住户" + ("（文件只有表头）" if registry else "（没有台账文件）")
+                           + "：走访和问卷的每一行都会因“地址在住户台账中不存在”被剔除，覆盖率无法计算；"
+                             "请放入各社区的住户台账"))
     for f in files:
         if f.duplicate_of:
             out.append(Warning(f.file, f"与 {f.duplicate_of} 是同一批答卷的重复下载（如问卷星的“按选项文本”和"
