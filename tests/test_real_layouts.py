@@ -455,3 +455,19 @@ def test_an_empty_registry_is_one_warning_first(tmp_path, capsys):
     out = capsys.readouterr().out
     first = next(line for line in out.splitlines() if line.startswith("1. "))
     assert first.startswith("1. households/：住户台账中没有任何住户（文件只有表头）") and "被剔除" in first
+
+
+def test_fix_workbook_shows_a_date_columns_excel_serials_as_dates():
+    """An .xlsx survey's 提交时间 cell holds a serial (45149.834…): staff read it as a date."""
+    import pandas as pd
+
+    from canvass.ingest.records import FileRecord
+    from canvass.report.fixlist import _rows_with_cells, fix_table
+
+    files = [FileRecord("surveys", "surveys/s.xlsx", "", columns={"submitted_at": "提交时间"})]
+    rejects = pd.DataFrame({"file": ["surveys/s.xlsx"] * 3, "row": [2, 3, 4], "说明": ["x"] * 3,
+                            "raw": ['{"提交时间": "45149.83402777778", "序号": "45149"}', '{"提交时间": "45149"}',
+                                    '{"提交时间": "2023-08-11 20:01"}']})
+    header, rows = _rows_with_cells(fix_table(rejects, files))
+    assert header == ["文件", "行号", "原因", "提交时间", "序号"]
+    assert [r[3:] for r in rows] == [["2023-08-11 20:01:00", "45149"], ["2023-08-11", ""], ["2023-08-11 20:01", ""]]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -26,12 +27,36 @@ MISSING_HEADER = ["地址（原样）", "出现的文件", "次数"]
 NOTHING = "本周没有需要更正的记录"
 
 
+def fix_table(rejects: pd.DataFrame, files) -> pd.DataFrame:
+    """Return rejects.csv's rows with each file's ``kind`` and the header of its date column
+    (``date_header``), which the to-fix workbook needs (``files``: the FileRecords)."""
+    from canvass.ingest import kinds
+
+    kind = {r.file: r.kind for r in files}
+    date = {r.file: r.columns.get(kinds.KINDS[r.kind].date_field or "", "") for r in files}
+    return rejects.assign(kind=rejects["file"].map(kind), date_header=rejects["file"].map(date).fillna(""))
+
+
+_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
+
+
+def _shown_date(value: str) -> str:
+    """Return an Excel date serial (``45149.83402777778``, a survey's 提交时间 as the file holds it)
+    as the date and time Excel shows for it; any other text as it is."""
+    if not isinstance(value, str) or not _SERIAL.match(value.strip()) or not 20000 <= float(value) <= 80000:
+        return value
+    stamp = pd.Timestamp("1899-12-30") + pd.to_timedelta(round(float(value) * 86400), unit="s")
+    return stamp.strftime("%Y-%m-%d %H:%M:%S" if stamp.time() != dt.time() else "%Y-%m-%d")
+
+
 def _rows_with_cells(rejects: pd.DataFrame) -> tuple[list, list]:
-    """Return (header, rows): the fixed columns, then the union of the raw headers in order seen."""
+    """Return (header, rows): the fixed columns, then the union of the raw headers in order seen.
+    A date column's Excel serial numbers are shown as dates (``fix_table``'s ``date_header``)."""
     cells = [json.loads(r) if r else {} for r in rejects["raw"].tolist()]
     extra = list(dict.fromkeys(k for c in cells for k in c))
-    rows = [[f, int(r), why] + [c.get(k, "") for k in extra]
-            for f, r, why, c in zip(rejects["file"], rejects["row"], rejects["说明"], cells)]
+    dates = rejects["date_header"].tolist() if "date_header" in rejects else [""] * len(rejects)
+    rows = [[f, int(r), why] + [_shown_date(c.get(k, "")) if k == d else c.get(k, "") for k in extra]
+            for f, r, why, c, d in zip(rejects["file"], rejects["row"], rejects["说明"], cells, dates)]
     return FIX_HEADER + extra, rows
 
 

@@ -72,11 +72,10 @@ def write_rejects(cleaned: Cleaned, week: str, path: Path, fix_dir: Path | None 
     table = rejects_table(cleaned, week)
     write_bytes(path, ("\ufeff" + table.to_csv(index=False, lineterminator="\n")).encode("utf-8"))
     if fix_dir is not None:
-        from canvass.report.fixlist import write_fixlist
+        from canvass.report.fixlist import fix_table, write_fixlist
         from canvass.report.staff_lists import own_file
 
-        kinds = {r.file: r.kind for r in cleaned.files}
-        fix = table.assign(kind=table["file"].map(kinds))
+        fix = fix_table(table, cleaned.files)
         for community, slug in (slugs or {}).items():
             with own_file(community, failed):
                 write_fixlist(fix, community, week, fix_dir / f"{slug}.xlsx")

@@ -154,10 +154,11 @@ class TableFiles:
             from canvass.run.batch import rejects_table
 
             plan, cleaned = self.plan, self.plan.cleaned
-            kinds = {r.file: r.kind for r in cleaned.files}
+            from canvass.report.fixlist import fix_table
+
             table = rejects_table(cleaned, plan.week)
             self._prepared = {
-                "fix": table.assign(kind=table["file"].map(kinds)),
+                "fix": fix_table(table, cleaned.files),
                 "grids": views.grid_pace(cleaned, plan.week, str(plan.history["week"].min())),
                 "shops": cleaned.shops is not None,
                 "responsible": "responsible" in cleaned.households
