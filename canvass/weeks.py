@@ -33,13 +33,17 @@ def week_bounds(label: str) -> tuple[dt.date, dt.date]:
 
 
 def parse_week(text: str) -> str:
-    """Return the ISO week label for ``2023-W36`` or any date inside the week."""
-    text = str(text).strip()
+    """Return the ISO week label for ``2023-W36`` or any date inside the week (full-width
+    ``２０２３－Ｗ３６`` typed with a Chinese input method, and ``2023-w36``, too)."""
+    import unicodedata
+
+    given = str(text).strip()
+    text = unicodedata.normalize("NFKC", given).strip().upper()
     if _WEEK_RE.match(text):
         return week_label(week_bounds(text)[0])
     stamp = parse_datetimes(pd.Series([text]))[0]
     if pd.isna(stamp):
-        raise ParameterError(f"无法识别的周 “{text}”", expected="ISO 周如 2023-W36，或该周内的日期如 2023-09-05")
+        raise ParameterError(f"无法识别的周 “{given}”", expected="ISO 周如 2023-W36，或该周内的日期如 2023-09-05")
     return week_label(stamp.date())
 
 

@@ -112,7 +112,8 @@ def test_property_every_form_of_one_date_agrees(day, hh, mm):
 # --- ISO weeks ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text", ["2023-W36", "2023w36", "2023W36", "2023-w36", " 2023-W36 ", "2023-09-04",
-                                  "2023-09-10", "2023/9/7", "2023年9月5日", "2023-09-10 23:59"])
+                                  "2023-09-10", "2023/9/7", "2023年9月5日", "2023-09-10 23:59",
+                                  "２０２３－Ｗ３６", "２０２３年９月５日"])  # full width: a Chinese input method
 def test_parse_week_accepts_labels_and_dates_inside_the_week(text):
     assert parse_week(text) == "2023-W36"
 
