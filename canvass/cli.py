@@ -349,13 +349,17 @@ def run_and_report(options, console) -> int:
     for col in ("社区", "状态", "秒", "剔除行数", "报告"):
         table.add_column(col)
     rejected = result.rejected_rows
+    chosen = set(options.communities or ())
     for community, o in result.outcomes.items():
         path = result.report(community)
         status = {"ok": "完成", "reused": "沿用", "failed": "失败", "not run": "未运行"}.get(o.get("status"), o.get("status"))
         if o.get("status") == "failed":
             status += f"：{o.get('error', '')}"
+        seconds = f"{o.get('seconds', 0):.1f}"
+        if chosen and community not in chosen:  # --community: the others are last run's, not this one's
+            status, seconds = "本次未选（上次的报告）" if o.get("status") != "not run" else status, ""
         table.add_row(*(Text(shown_text(v)) for v in (
-            community, status, f"{o.get('seconds', 0):.1f}", str(rejected.get(community, "")),
+            community, status, seconds, str(rejected.get(community, "")),
             _shown(path) if path.is_file() else "—")))
     code = _print_table_and_where(console, table, result, f"街道汇总 digest: {_shown(result.digest)}",
                                   "部分社区失败，见上表（其余报告和汇总已生成）。")

@@ -139,3 +139,19 @@ def test_run_reports_without_the_projects_libraries_says_to_run_setup():
                           capture_output=True, text=True, encoding="utf-8", timeout=60)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "缺少运行所需的程序库" in proc.stderr and "make setup" in proc.stderr and ".venv" in proc.stderr
+
+
+def test_community_option_marks_the_others_as_last_runs(tmp_path, capsys, inline_workers):
+    import shutil
+
+    from canvass.cli import main
+
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "tests" / "hostile" / "base", data)
+    args = ["--data", str(data), "--out", str(tmp_path / "out"), "--week", "2023-W37", "--jobs", "1"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args + ["--community", "海港社区"]) == 0
+    rows = {line.split("|")[1].strip(): line for line in capsys.readouterr().out.splitlines()
+            if line.startswith("|") and "社区" in line.split("|")[1]}
+    assert "本次未选（上次的报告）" in rows["修竹社区"] and "本次未选" not in rows["海港社区"]
