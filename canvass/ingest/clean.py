@@ -84,7 +84,7 @@ def _clean_folder(data_dir: Path, config: Config, read_cache: ReadCache | None) 
     raws = {kind: r[2] for kind, r in read.items()}  # kind → file → (headers, body)
 
     if reused["households"] is None:
-        frames, records, _raws = read.pop("households")
+        frames, records = read.pop("households")[:2]  # its raw sheets: in raws, until _with_raw
         _settle_community(frames, "households", config, _registry_communities(frames, config))
         households, rej_h = clean_households(frames, config)
         order = list(dict.fromkeys(list(config.communities) + [c for c in pd.unique(households["community"])]))
@@ -109,7 +109,7 @@ def _clean_folder(data_dir: Path, config: Config, read_cache: ReadCache | None) 
         if reused[kind] is None:
             if not (data_dir / kind).is_dir():
                 continue  # an optional kind without its folder: its report sections are left out
-            frames, records, _raws = read.pop(kind)
+            frames, records = read.pop(kind)[:2]
             if kind in ("activities", "shops"):
                 _settle_community(frames, kind, config, order)
             table, rej = _CLEANERS[kind](frames, known, registry, config)
