@@ -25,10 +25,12 @@ from canvass.run.store import (
 
 
 def show(fragment: str) -> None:
-    """Display an HTML fragment as the cell's output."""
+    """Display an HTML fragment as the cell's output (nothing for an empty one: a section that
+    does not apply, such as the links without a batch run, leaves no empty output behind)."""
     from IPython.display import HTML, display
 
-    display(HTML(fragment))
+    if fragment and fragment.strip():
+        display(HTML(fragment))
 
 
 def is_sample(data_dir: str | Path) -> bool:

@@ -127,3 +127,15 @@ def test_a_wrong_parameter_shows_staff_one_line_not_a_traceback(tmp_path):
     shown = [line for line in buf.getvalue().splitlines() if line.strip()]
     assert shown[0].startswith("错误 error: ") and "春光社区" in shown[0] and "海港社区" in shown[0], shown
     assert len(shown) == 2 and "Traceback" not in buf.getvalue() and "File " not in buf.getvalue(), shown
+
+
+def test_an_empty_section_leaves_no_output():
+    from IPython.utils.capture import capture_output
+
+    from canvass import notebook as nb
+
+    with capture_output() as shown:
+        nb.show("")
+        nb.show("  \n")
+        nb.show("<p>x</p>")
+    assert [o.data["text/html"] for o in shown.outputs] == ["<p>x</p>"]
