@@ -132,7 +132,7 @@ def folder_warnings(data_dir, config) -> list[Warning]:
 
     from canvass.ingest import kinds
     from canvass.ingest.answers import glob_match
-    from canvass.ingest.readers import READERS, list_input_files
+    from canvass.ingest.readers import list_input_files, unread_files
 
     data_dir = Path(data_dir)
     out: list[Warning] = []
@@ -142,10 +142,7 @@ def folder_warnings(data_dir, config) -> list[Warning]:
         if not folder.is_dir():
             continue
         listed += [p.relative_to(data_dir).as_posix() for p in list_input_files(folder)]
-        for p in sorted(folder.rglob("*")):
-            rel = p.relative_to(folder)
-            if any(part.startswith((".", "~$")) for part in rel.parts) or not p.is_file() or p.suffix.lower() in READERS:
-                continue
+        for p in unread_files(folder):
             what = _OTHER_TABLES.get(p.suffix.lower(), "不是 CSV 或 Excel 文件")
             todo = ("如果这是 Excel 另存的文本表格，把扩展名改为 .csv 即可读入"
                     if p.suffix.lower() in (".txt", ".tsv") else

@@ -379,6 +379,16 @@ def read_workbook(path: Path, file: str, head_check=None) -> pd.DataFrame:
     raise InputError(f"{_BAD_WORKBOOK}: 文件内容不是 Excel 格式", file=file, expected=_WORKBOOK_EXPECTED)
 
 
+def unreadable(exc: OSError, file: str) -> InputError:
+    """Return the staff's line for an input that cannot be opened: held open by Excel (Windows
+    refuses with a PermissionError), or any other OS error. Reading, hashing and the batch's
+    first fingerprint of the inputs all say it so."""
+    if isinstance(exc, PermissionError):
+        return InputError("文件正被其他程序占用或没有读取权限 (permission denied)", file=file,
+                          expected="请关闭 Excel 等打开这个文件的程序后重试")
+    return InputError(f"无法读取文件：{exc.strerror or exc}", file=file)
+
+
 @dataclass
 class RawSheet:
     """A file's cells as text; ``rows[i]`` is the Excel row number of line ``i``."""
@@ -399,14 +409,11 @@ def read_sheet(path: Path, file: str, head_check=None) -> RawSheet:
         cells = func(path, file, head_check)
     except InputError:
         raise
-    except PermissionError:
-        raise InputError("文件正被其他程序占用或没有读取权限 (permission denied)", file=file,
-                         expected="请关闭 Excel 等打开这个文件的程序后重试") from None
     except MemoryError:
         raise InputError("文件太大，内存不足，无法读取 (out of memory)", file=file,
                          expected="只保留需要的工作表和行后另存再报送") from None
     except OSError as exc:
-        raise InputError(f"无法读取文件：{exc.strerror or exc}", file=file) from None
+        raise unreadable(exc, file) from None
     cells.columns = range(cells.shape[1])
     return RawSheet(file=file, cells=cells)
 
@@ -416,11 +423,22 @@ def list_input_files(folder: Path) -> list[Path]:
 
     Hidden files and folders and Excel's ``~$`` lock files are skipped.
     """
+    return [p for p in _visible_files(folder) if p.suffix.lower() in READERS]
+
+
+def unread_files(folder: Path) -> list[Path]:
+    """Return the files of a kind's folder that ``list_input_files`` leaves out for their format
+    (``.et``, ``.numbers``, ``.txt`` …): not hidden, not lock files, not read (``check`` warns)."""
+    return [p for p in _visible_files(folder) if p.suffix.lower() not in READERS]
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    """Files of a folder and its sub-folders, by ``/``-separated relative path, without hidden
+    files and folders and Excel's ``~$`` lock files."""
     files = []
     for p in folder.rglob("*"):
         rel = p.relative_to(folder)
         if any(part.startswith((".", "~$")) for part in rel.parts) or not p.is_file():
             continue
-        if p.suffix.lower() in READERS:
-            files.append((rel.as_posix(), p))
+        files.append((rel.as_posix(), p))
     return [p for _, p in sorted(files)]

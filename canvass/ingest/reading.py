@@ -23,7 +23,7 @@ from canvass.ingest.headers import (
     map_columns,
 )
 from canvass.ingest.normalize import normalize_values
-from canvass.ingest.readers import list_input_files, read_sheet
+from canvass.ingest.readers import list_input_files, read_sheet, unreadable
 from canvass.ingest.records import FileRecord
 
 
@@ -33,11 +33,8 @@ def _sha256(path: Path, rel: str = "") -> str:
         with path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
-    except PermissionError:  # opened by Excel between reading it and hashing it
-        raise InputError("文件正被其他程序占用或没有读取权限 (permission denied)", file=rel or str(path),
-                         expected="请关闭 Excel 等打开这个文件的程序后重试") from None
-    except OSError as exc:
-        raise InputError(f"无法读取文件：{exc.strerror or exc}", file=rel or str(path)) from None
+    except OSError as exc:  # e.g. opened by Excel between listing it and hashing it
+        raise unreadable(exc, rel or str(path)) from None
     return h.hexdigest()
 
 
@@ -45,7 +42,7 @@ def _stamp(path: Path, rel: str) -> tuple:
     try:
         st = path.stat()
     except OSError as exc:
-        raise InputError(f"无法读取文件：{exc.strerror or exc}", file=rel) from None
+        raise unreadable(exc, rel) from None
     return st.st_size, st.st_mtime_ns
 
 

@@ -43,9 +43,13 @@ _SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
 def _shown_date(value: str) -> str:
     """Return an Excel date serial (``45149.83402777778``, a survey's 提交时间 as the file holds it)
     as the date and time Excel shows for it; any other text as it is."""
-    if not isinstance(value, str) or not _SERIAL.match(value.strip()) or not 20000 <= float(value) <= 80000:
+    from canvass.ingest.dates import parse_datetimes  # the one reading of serials (its range too)
+
+    if not isinstance(value, str) or not _SERIAL.match(value.strip()):
         return value
-    stamp = pd.Timestamp("1899-12-30") + pd.to_timedelta(round(float(value) * 86400), unit="s")
+    stamp = parse_datetimes(pd.Series([value.strip()]))[0]
+    if pd.isna(stamp):
+        return value
     return stamp.strftime("%Y-%m-%d %H:%M:%S" if stamp.time() != dt.time() else "%Y-%m-%d")
 
 

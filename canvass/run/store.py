@@ -31,10 +31,10 @@ import pandas as pd
 
 from canvass import __version__
 from canvass.config import KINDS, Config, load_config
-from canvass.errors import CacheError, CacheRebuiltWarning, InputError
+from canvass.errors import CacheError, CacheRebuiltWarning
 from canvass.ingest.clean import clean_folder
 from canvass.ingest.read_cache import ReadCache
-from canvass.ingest.readers import list_input_files
+from canvass.ingest.readers import list_input_files, unreadable
 from canvass.ingest.records import Cleaned, FileRecord
 from canvass.vocab import METRIC_FIELDS
 
@@ -122,11 +122,8 @@ def _input_bytes(path: Path, rel: str) -> bytes:
     """Return an input file's bytes; a file Excel holds open (Windows) or cannot be read is an InputError."""
     try:
         return path.read_bytes()
-    except PermissionError:
-        raise InputError("文件正被其他程序占用或没有读取权限 (permission denied)", file=rel,
-                         expected="请关闭 Excel 等打开这个文件的程序后重试") from None
     except OSError as exc:
-        raise InputError(f"无法读取文件：{exc.strerror or exc}", file=rel) from None
+        raise unreadable(exc, rel) from None
 
 
 def _config_json(config: Config) -> dict:
