@@ -142,3 +142,91 @@ print("LOADED", "rfc3987_syntax.syntax_helpers" in sys.modules)
     assert "BUILT False" in out, out
     assert "CHECKS True False" in out, out
     assert "LOADED True" in out, out
+
+
+# The batch's own workers run their notebooks in an in-process kernel (engine.InProcessKernel):
+# these run real worker processes (executors.LocalExecutor), as the batch does.
+
+IN_PROCESS_PROBE = LEAK_PROBE + """\
+import os
+print('PID', os.getpid())
+print('IN-PROCESS', get_ipython().kernel.__class__.__mro__[1].__module__)
+print('TWO PRINTS', end=' '); print('IN ONE CELL')
+import threading
+print('MAIN THREAD', threading.current_thread() is threading.main_thread())
+"""
+
+
+def _tasks(tmp_path, *runs):
+    base = {"week": "2023-W37", "title": "t", "warm": True}
+    return [{**base, "notebook": str(nb), "parameters": {"name": name}, "timeout": timeout,
+             "executed": str(tmp_path / f"o{i}.ipynb"), "html": str(tmp_path / f"o{i}.html")}
+            for i, (nb, name, timeout) in enumerate(runs)]
+
+
+def _run_in_worker(tasks, jobs: int = 1) -> list[dict]:
+    from canvass.run.executors import LocalExecutor
+
+    ex = LocalExecutor(jobs)
+    try:
+        results = dict(ex.run(run_notebook_task, tasks))
+    finally:
+        ex.close()
+    return [results[i] for i in range(len(tasks))]
+
+
+def _printed(path) -> str:
+    return _text(nbformat.read(str(path), as_version=4))
+
+
+def test_worker_notebooks_run_in_its_own_process_and_leak_no_state(tmp_path, monkeypatch):
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    probe = _notebook(tmp_path / "probe.ipynb", IN_PROCESS_PROBE)
+    results = _run_in_worker(_tasks(tmp_path, (probe, "七一社区", 60), (probe, "海港社区", 60)))
+    assert [r["status"] for r in results] == ["ok", "ok"], results
+    first, second = _printed(tmp_path / "o0.ipynb"), _printed(tmp_path / "o1.ipynb")
+    for text in (first, second):
+        assert "IN-PROCESS ipykernel.inprocess.ipkernel" in text, text
+        assert "LEAKED []" in text and "FIGURES 0" in text and "HISTORY False" in text, text
+        assert "DPI 42" not in text, text
+        assert "TWO PRINTS IN ONE CELL" in text, text  # a cell's output is all there before it ends
+        assert "MAIN THREAD True" in text, text  # as in a kernel process: signals, SIGINT work
+    # The same worker process ran both: no kernel process was started for either.
+    assert first.split("PID ")[1].split()[0] == second.split("PID ")[1].split()[0]
+    assert not list((tmp_path / "ipython").rglob("history.sqlite"))
+    assert (tmp_path / "o1.html").read_text(encoding="utf-8").rstrip().endswith("</html>")
+
+
+def test_a_timed_out_cell_is_interrupted_and_its_worker_replaced(tmp_path):
+    # Each notebook writes its process id to the file named by its parameter.
+    record = "import os, pathlib\npathlib.Path(name).write_text(str(os.getpid()))\n"
+    hang = _notebook(tmp_path / "hang.ipynb", record + "import time\ntime.sleep(60)")
+    ok = _notebook(tmp_path / "ok.ipynb", record + "print('fine')")
+    results = _run_in_worker(_tasks(tmp_path, (hang, str(tmp_path / "pid0"), 2), (ok, str(tmp_path / "pid1"), 30)))
+    assert results[0]["status"] == "failed" and results[0]["error"] == "timeout", results[0]
+    assert results[1]["status"] == "ok" and "fine" in _printed(tmp_path / "o1.ipynb"), results[1]
+    # The interrupt reached the cell (KeyboardInterrupt in it, as a kernel process's interrupt
+    # gives), and the interrupted worker was replaced: the next notebook ran in a new process.
+    stopped = nbformat.read(str(tmp_path / "o0.ipynb"), as_version=4).cells[-1].outputs
+    assert [o.get("ename") for o in stopped if o.output_type == "error"] == ["KeyboardInterrupt"], stopped
+    assert (tmp_path / "pid0").read_text() != (tmp_path / "pid1").read_text()
+
+
+def test_a_timed_out_cell_that_ignores_the_interrupt_still_ends_as_a_timeout(tmp_path):
+    # A cell that ignores SIGINT cannot be interrupted: after engine.INTERRUPT_GRACE the worker
+    # reports the timeout and exits, and a new worker runs the next notebook.
+    deaf = _notebook(tmp_path / "deaf.ipynb",
+                     "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(60)")
+    ok = _notebook(tmp_path / "ok.ipynb", "print('fine', name)")
+    results = _run_in_worker(_tasks(tmp_path, (deaf, "x", 1), (ok, "y", 30)))
+    assert results[0]["status"] == "failed" and results[0]["error"] == "timeout", results[0]
+    assert "无法中断" in results[0]["detail"]
+    assert results[1]["status"] == "ok" and "fine y" in _printed(tmp_path / "o1.ipynb"), results[1]
+
+
+def test_canvass_kernel_process_gives_the_workers_kernel_processes(tmp_path, monkeypatch):
+    monkeypatch.setenv("CANVASS_KERNEL", "process")  # inherited by the spawned worker
+    probe = _notebook(tmp_path / "probe.ipynb", "import os, sys\nprint('PPID', os.getppid(), sys.argv[0])")
+    results = _run_in_worker(_tasks(tmp_path, (probe, "x", 60)))
+    assert results[0]["status"] == "ok", results
+    assert "ipykernel_launcher" in _printed(tmp_path / "o0.ipynb")

@@ -25,10 +25,10 @@ from .conftest import FIXTURES, ROOT, SAMPLE, SAMPLE_WEEK, run_cli
 pytestmark = pytest.mark.slow
 
 
-def _start(out: Path, *extra: str) -> subprocess.Popen:
+def _start(out: Path, *extra: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(ROOT / "run_reports.py"), "--out", str(out), "--week", SAMPLE_WEEK,
                              *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+                            env={**os.environ, "PYTHONIOENCODING": "utf-8", **(env or {})})
 
 
 def _complete(out: Path) -> None:
@@ -195,14 +195,16 @@ def test_sigkill_mid_run_never_leaves_half_written_outputs(tmp_path, sample_repo
     def a_report_rewritten(before):
         return lambda: any(r.stat().st_mtime_ns != before[r] for r in reports if r.exists())
 
-    # Kill points by what the batch is doing, not by elapsed time.
+    # Kill points by what the batch is doing, not by elapsed time. The workers' kernels run in
+    # the workers themselves (engine.InProcessKernel) and cannot be seen from here: the kill
+    # while kernel processes run is made with CANVASS_KERNEL=process, which starts them.
     moments = {
         "workers started": lambda proc: lambda: bool(_tree(proc)),
-        "a kernel is running": lambda proc: lambda: bool(kernels(proc)),
+        "a kernel process is running": lambda proc: lambda: bool(kernels(proc)),
         "a report was replaced": lambda proc: a_report_rewritten({r: r.stat().st_mtime_ns for r in reports}),
     }
     for moment, when in moments.items():
-        proc = _start(out, "--force")
+        proc = _start(out, "--force", env={"CANVASS_KERNEL": "process"} if "kernel" in moment else None)
         try:
             _wait_until(when(proc), moment)
             children = _tree(proc)

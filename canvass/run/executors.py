@@ -2,7 +2,8 @@
 
 Executors are registered by name. Each yields ``(index, result)`` as tasks finish, so
 the batch can report progress. Local workers are spawned (works the same on Windows),
-start their warm kernel while the parent is still cleaning, and shut it down on exit.
+start their warm kernel (in-process: ``engine.InProcessKernel``) while the parent is still
+cleaning, and shut it down on exit; one whose cell timed out exits and is replaced.
 """
 
 from __future__ import annotations
@@ -30,6 +31,17 @@ def executor(name: str):
 def _worker_main(tasks, results, prewarm: bool, parent: int) -> None:
     from canvass.run import engine
 
+    current = [None]  # the task index running now
+
+    def stuck() -> None:  # a timed-out cell ignored the interrupt: report it, let a new worker come
+        results.put(("done", current[0], {"status": "failed", "error": "timeout",
+                                          "detail": "单元格运行超时，且无法中断：已换用新的工作进程"}))
+        results.close()
+        results.join_thread()
+        os._exit(3)
+
+    engine.use_in_process()
+    engine.on_stuck = stuck
     try:
         if prewarm and os.getppid() == parent:
             try:
@@ -53,6 +65,7 @@ def _worker_main(tasks, results, prewarm: bool, parent: int) -> None:
             if item is None:
                 break
             index, func, arg = item
+            current[0] = index
             results.put(("start", index, os.getpid()))
             try:
                 res = func(arg)
@@ -60,6 +73,8 @@ def _worker_main(tasks, results, prewarm: bool, parent: int) -> None:
                 res = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
                        "traceback": traceback.format_exc()}
             results.put(("done", index, res))
+            if engine.replace_process():  # a cell was interrupted: the batch starts a new worker
+                break
     finally:
         engine.discard_kernel()
 
