@@ -264,3 +264,27 @@ def test_rejects_keep_their_kinds_wording(sample_reports):
     surveys = r[r["file"].str.startswith("surveys/") & (r["reason"] == "superseded")]
     assert len(shops) and set(shops["说明"]) == {"同一商铺同一天有更晚的巡查记录，本条不计"}
     assert len(surveys) and set(surveys["说明"]) == {"同一户有更新的问卷，本份作废"}
+
+
+def test_kernels_start_while_planning_only_when_reports_will_run(tmp_path, inline_workers, capsys):
+    """Cleaned tables from the cache: the executor starts before planning when the inputs or
+    parameters differ from the week's last run, and is not started when all will be reused."""
+    from canvass.run.batch import prepare_subdistrict
+
+    data, out = tmp_path / "data", tmp_path / "out"
+    shutil.copytree(SAMPLE, data)
+    code, shown = _cli(capsys, "--data", str(data), "--out", str(out), "--week", SAMPLE_WEEK)
+    assert code == 0, shown
+
+    def started(**changes) -> int:
+        calls = []
+        options = BatchOptions(data_dir=data, out_dir=out, week=SAMPLE_WEEK, **changes)
+        work = prepare_subdistrict(options, lambda: calls.append(1))
+        assert work.timings["clean_cached"] is True  # the case this is about: no cleaning to hide behind
+        return len(calls)
+
+    assert started() == 0  # same inputs, parameters and code: every report is reused
+    assert started(params={"target_awareness": 0.9}) == 1
+    assert started(force=True) == 1
+    (out / SAMPLE_WEEK / "manifest.json").unlink()
+    assert started() == 1  # no record of last time: reports will run

@@ -109,6 +109,27 @@ def _previous_outcomes(manifest: Path) -> dict:
     return found.get("communities", {})
 
 
+def _notebooks_expected(options: BatchOptions, cleaned, manifest_path: Path) -> bool:
+    """Whether this run will likely run notebooks although its cleaned tables came from the cache.
+
+    The same inputs (by checksum), parameters and code as the week's last run mean every report
+    is reused: the executor is then started only if a task turns out to need it. Otherwise
+    (a file put back as it was, another -p, --force, another week) starting it now hides the
+    kernels' start-up behind planning: 4.6 s -> about 3.8 s for one changed community of 20.
+    A wrong guess only costs time either way.
+    """
+    if options.force:
+        return True
+    previous = _previous_manifest(manifest_path)
+    if not previous:
+        return True
+    inputs = sorted((i.get("path"), i.get("sha256")) for i in previous.get("inputs", []) if isinstance(i, dict))
+    params = previous.get("parameters", {}) if isinstance(previous.get("parameters"), dict) else {}
+    return (inputs != sorted((f.file, f.sha256) for f in cleaned.files)
+            or params.get("overrides") != json.loads(json.dumps(options.params, default=str))
+            or previous.get("code_fingerprint") != code_fingerprint())
+
+
 def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -480,10 +501,12 @@ def prepare_subdistrict(options: BatchOptions, workers, start_workers: bool = Tr
     timings["clean"] = round(time.perf_counter() - t_start, 3)
     timings["clean_cached"] = cached
     week, chosen = choose_week(options, cleaned)
-    plan = plan_batch(options, config, cleaned, week, chosen, prepared)
-    timings.update(plan.timings)
     wdir, idir = out / week, internal / week
     manifest_path = wdir / "manifest.json"
+    if cached and start_workers and _notebooks_expected(options, cleaned, manifest_path):
+        workers()  # inputs or parameters differ from last time: warm the kernels while this process plans
+    plan = plan_batch(options, config, cleaned, week, chosen, prepared)
+    timings.update(plan.timings)
     remove_stale_temp_files(out)
     if not internal.is_relative_to(out):
         remove_stale_temp_files(internal)
