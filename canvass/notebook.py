@@ -41,11 +41,19 @@ def is_sample(data_dir: str | Path) -> bool:
         return False
 
 
-def _prepared(data_dir, prepared_dir, config_file=None) -> Path:
+def _prepared(data_dir, prepared_dir, config_file=None, metrics_file=None) -> tuple[Path, str | None]:
+    """Return (the prepared slices, the metrics history file to read or None to compute it)."""
     if prepared_dir:
-        return Path(prepared_dir)
+        if (Path(prepared_dir) / "meta.json").is_file():
+            return Path(prepared_dir), metrics_file
+        # An executed notebook run again after the batch's cache entry was pruned (unused for
+        # 14 days) or the output folder moved: clean the data folder as a notebook on its own
+        # does, and compute the history from that too (the batch's may be of other inputs).
+        warnings.warn(CacheRebuiltWarning(f"批处理的已清洗数据已不在，改为按数据文件夹重新清洗：{prepared_dir}"),
+                      stacklevel=3)
+        metrics_file = None
     cfg = resolve_project_path(config_file) if config_file else None
-    return prepare(resolve_project_path(data_dir), cfg)
+    return prepare(resolve_project_path(data_dir), cfg), metrics_file
 
 
 def _targets(cleaned, overrides: dict) -> dict:
@@ -90,7 +98,7 @@ def community_context(community: str, week: str | None, data_dir: str, prepared_
                       config_file: str | None = None, metrics_file: str | None = None) -> views.CommunityView:
     """Return the view one community report shows."""
     community = str(community).strip()  # " 海港社区" typed or pasted with a space
-    prepared = _prepared(data_dir, prepared_dir, config_file)
+    prepared, metrics_file = _prepared(data_dir, prepared_dir, config_file, metrics_file)
     w = _week(week, prepared)
     cleaned = load_prepared(prepared, community)
     resolved = _targets(cleaned, targets or {})
@@ -104,7 +112,7 @@ def digest_context(week: str | None, data_dir: str, prepared_dir: str | None = N
                    run_file: str | None = None, config_file: str | None = None,
                    metrics_file: str | None = None) -> views.DigestView:
     """Return the view the sub-district digest shows (with the batch's outcomes when given)."""
-    prepared = _prepared(data_dir, prepared_dir, config_file)
+    prepared, metrics_file = _prepared(data_dir, prepared_dir, config_file, metrics_file)
     w = _week(week, prepared)
     cleaned = load_prepared(prepared, columns=DIGEST_COLUMNS)
     resolved = _targets(cleaned, targets or {})

@@ -400,3 +400,66 @@ def test_one_tables_files_are_joined_as_pandas_would_join_them(tmp_path):
     assert got["day"].tolist() == list(pd.to_datetime(["2023-09-11", "2023-09-12", "2023-09-13"]))
     assert store._read_concat(tmp_path, ["a.parquet"], ["who"]).columns.tolist() == ["who"]
     assert store._read_concat(tmp_path, []).empty
+
+
+# --- prepared entries: one per state of the inputs, removed when unused for two weeks ------------
+
+DAY = 86400
+
+
+def _age(entry: Path, days: float) -> None:
+    """Make ``entry`` look last used ``days`` ago (its checksums file is what a use touches)."""
+    when = entry.stat().st_mtime - days * DAY
+    os.utime(entry / store.CHECKSUMS, (when, when))
+
+
+def _variant(tmp_path: Path, name: str, visit: str) -> Path:
+    """A copy of the tiny data folder with one more visit row (another state of the inputs)."""
+    data = tmp_path / name
+    shutil.copytree(TINY, data)
+    visits = data / "visits" / "走访记录.csv"
+    visits.write_bytes(visits.read_bytes() + visit.encode("utf-8") + b"\n")
+    return data
+
+
+def test_prepared_entries_unused_for_two_weeks_are_removed_and_used_ones_kept(tmp_path):
+    cache = tmp_path / "cache" / "prepared"
+    old = store.prepare(_variant(tmp_path, "a", "2023-09-13,海港社区,1,1,102,已入户,1,姚凯"), cache_root=cache)
+    recent = store.prepare(_variant(tmp_path, "b", "2023-09-14,海港社区,1,1,102,已入户,1,姚凯"), cache_root=cache)
+    reused = store.prepare(_variant(tmp_path, "c", "2023-09-15,海港社区,1,1,102,已入户,1,姚凯"), cache_root=cache)
+    _age(old, 15)
+    _age(recent, 13)
+    _age(reused, 20)
+    assert store.load_cached(reused) is not None  # a use: touched, so kept however old it was
+    store.prepare(_variant(tmp_path, "d", "2023-09-16,海港社区,1,1,102,已入户,1,姚凯"), cache_root=cache)
+    assert sorted(p.name for p in cache.iterdir()) == sorted([recent.name, reused.name, store.input_fingerprint(tmp_path / "d")])
+    assert not old.exists()
+
+
+def test_the_batch_removes_prepared_entries_of_inputs_unused_for_two_weeks(tmp_path, inline_workers, capsys):
+    data, out = tmp_path / "data", tmp_path / "out"
+    shutil.copytree(TINY, data)
+    assert cli.main(["--data", str(data), "--out", str(out), "--week", WEEK]) == 0, capsys.readouterr()
+    cache = out / "internal" / ".cache" / "prepared"
+    (first,) = cache.iterdir()
+    _age(first, 15)
+    visits = data / "visits" / "走访记录.csv"
+    visits.write_bytes(visits.read_bytes() + "2023-09-13,海港社区,1,1,102,已入户,1,姚凯\n".encode("utf-8"))
+    assert cli.main(["--data", str(data), "--out", str(out), "--week", WEEK]) == 0, capsys.readouterr()
+    (second,) = cache.iterdir()
+    assert second.name != first.name
+    _age(second, 30)  # the entry of this run's inputs is kept, however long ago it was made
+    assert cli.main(["--data", str(data), "--out", str(out), "--week", WEEK, "--force"]) == 0, capsys.readouterr()
+    assert [p.name for p in cache.iterdir()] == [second.name]
+
+
+def test_a_notebook_whose_batch_cache_entry_is_gone_cleans_the_data_folder(own_cache, tmp_path):
+    from canvass import notebook
+
+    first = notebook.community_context("海港社区", WEEK, str(own_cache))
+    history = _saved_history(own_cache, tmp_path / "metrics_history.parquet")
+    with pytest.warns(CacheRebuiltWarning, match="批处理的已清洗数据已不在"):
+        again = notebook.community_context("海港社区", WEEK, str(own_cache), prepared_dir=str(tmp_path / "gone"),
+                                           metrics_file=str(history))
+    pd.testing.assert_series_equal(again.row, first.row)
+    pd.testing.assert_frame_equal(again.trend, first.trend)

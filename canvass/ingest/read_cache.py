@@ -31,7 +31,6 @@ import os
 import pickle
 import platform
 import shutil
-import time
 import weakref
 from pathlib import Path
 
@@ -170,45 +169,12 @@ class ReadCache:
 
     def prune(self, now: float | None = None) -> int:
         """Remove entries not used for ``KEEP_DAYS``; return how many. Never fails the run."""
+        from canvass.run.store import prune_unused
+
         removed = self.kinds.prune(now) if self.kinds is not None else 0
-        if not self.write or not self.root.is_dir():
+        if not self.write:
             return removed
-        cutoff = (time.time() if now is None else now) - KEEP_DAYS * 86400
-        try:
-            entries = [e for e in self.root.iterdir() if not e.name.startswith(".") and e.is_dir()]
-        except OSError:
-            return 0
-        for entry in entries:
-            try:
-                if (entry / PAYLOAD).stat().st_mtime >= cutoff:
-                    continue
-            except FileNotFoundError:
-                continue  # being published or discarded by another process: not ours to judge
-            except OSError:
-                continue
-            if self._remove_old(entry, cutoff):
-                removed += 1
-        return removed
-
-    @staticmethod
-    def _remove_old(entry: Path, cutoff: float) -> bool:
-        from canvass.run.store import _temp_name
-
-        trash = entry.with_name(_temp_name(entry, "old"))
-        try:
-            os.rename(entry, trash)
-        except OSError:  # gone already, or in use (Windows): leave it
-            return False
-        try:
-            used_since = (trash / PAYLOAD).stat().st_mtime >= cutoff
-        except OSError:
-            used_since = False
-        if used_since:  # another process used it between the look and the move: put it back
-            with contextlib.suppress(OSError):
-                os.rename(trash, entry)
-                return False
-        shutil.rmtree(trash, ignore_errors=True)
-        return True
+        return removed + prune_unused(self.root, PAYLOAD, KEEP_DAYS, now)
 
 
 def _remove_all(staged: list) -> None:

@@ -41,6 +41,7 @@ from canvass.run.store import (
     files_intact,
     load_cached,
     output_fingerprint,
+    prune_prepared,
 )
 from canvass.run.tasks import NotebookTask, Outcome
 from canvass.weeks import format_week_cn
@@ -507,6 +508,7 @@ def prepare_subdistrict(options: BatchOptions, workers, start_workers: bool = Tr
         workers()  # inputs or parameters differ from last time: warm the kernels while this process plans
     plan = plan_batch(options, config, cleaned, week, chosen, prepared)
     timings.update(plan.timings)
+    prune_prepared(prepared.parent, keep=(prepared.name,))  # other states of the inputs, unused for 14 days
     remove_stale_temp_files(out)
     if not internal.is_relative_to(out):
         remove_stale_temp_files(internal)

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import socket
+import time
 import uuid
 import warnings
 from pathlib import Path
@@ -205,6 +206,56 @@ def _remove_abandoned(root: Path) -> None:
         parts = p.name.rsplit(".", 3)
         if len(parts) == 4 and parts[1] == host and parts[2].isdigit() and not _pid_alive(int(parts[2])):
             shutil.rmtree(p, ignore_errors=True)
+
+
+def prune_unused(root: Path, marker: str, keep_days: float, now: float | None = None, keep=()) -> int:
+    """Remove the entries of ``root`` whose ``marker`` file was not touched for ``keep_days``
+    (every use touches it), except those named in ``keep``; return how many. Never fails.
+
+    An entry is renamed aside before it is removed and put back if it was used in between,
+    so a process that just opened it keeps it; one held open on Windows is left for next time.
+    """
+    cutoff = (time.time() if now is None else now) - keep_days * 86400
+    try:
+        entries = [e for e in root.iterdir() if not e.name.startswith(".") and e.name not in keep and e.is_dir()]
+    except OSError:
+        return 0
+    removed = 0
+    for entry in entries:
+        try:
+            if (entry / marker).stat().st_mtime >= cutoff:
+                continue
+        except OSError:  # being published or discarded by another process: not ours to judge
+            continue
+        trash = entry.with_name(_temp_name(entry, "old"))
+        try:
+            os.rename(entry, trash)
+        except OSError:  # gone already, or in use (Windows): leave it
+            continue
+        try:
+            used_since = (trash / marker).stat().st_mtime >= cutoff
+        except OSError:
+            used_since = False
+        if used_since:  # another process used it between the look and the move: put it back
+            with contextlib.suppress(OSError):
+                os.rename(trash, entry)
+                continue
+        shutil.rmtree(trash, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def touch_entry(folder: Path) -> None:
+    """Mark a prepared entry as used now (``prune_prepared`` keeps what was used lately)."""
+    with contextlib.suppress(OSError):
+        os.utime(folder / CHECKSUMS)
+
+
+def prune_prepared(root: Path, keep=(), now: float | None = None) -> int:
+    """Remove prepared entries (one per state of the inputs) not used for ``KEEP_DAYS``."""
+    from canvass.ingest.read_cache import KEEP_DAYS
+
+    return prune_unused(root, CHECKSUMS, KEEP_DAYS, now, keep)
 
 
 def discard_damaged(folder: Path, problem: str) -> None:
@@ -499,11 +550,14 @@ def prepare(data_dir: Path, config_file: Path | None = None, cache_root: Path | 
     if folder.exists():
         problem = entry_problem(folder)
         if problem is None:
+            touch_entry(folder)
             return folder
         discard_damaged(folder, problem)
     if cleaned is None:
         cleaned = clean_folder(data_dir, load_config(data_dir, config_file), ReadCache(cache_root.parent / "read"))
-    return save_prepared(cleaned, folder)
+    saved = save_prepared(cleaned, folder)
+    prune_prepared(cache_root, keep=(folder.name,))
+    return saved
 
 
 _TABLES_READ_LATER = ("households", "visits", "surveys", "issues", "rejects", "activities", "shops")
@@ -566,7 +620,9 @@ def load_cached(folder: Path) -> Cleaned | None:
     problem = entry_problem(folder)  # every file's checksum, now: reading later cannot fail
     if problem is None:
         try:
-            return CachedTables(folder, json.loads((folder / "meta.json").read_text(encoding="utf-8")))
+            tables = CachedTables(folder, json.loads((folder / "meta.json").read_text(encoding="utf-8")))
+            touch_entry(folder)
+            return tables
         except (OSError, ValueError, KeyError, TypeError) as exc:
             problem = f"meta.json 无法读取：{type(exc).__name__}"
     discard_damaged(folder, problem)
