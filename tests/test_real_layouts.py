@@ -316,6 +316,18 @@ def test_check_names_what_the_folder_holds_but_is_not_read(tmp_path, capsys):
     assert 'columns: {satisfaction: "第1题"}' in out
 
 
+def test_a_visits_ledger_in_surveys_is_named_as_one(tmp_path, capsys):
+    """A visits file in surveys/ reads as a survey without questions; the warning says which folder it is for."""
+    data = make_data(tmp_path / "d", visits=[visit()])
+    write(data, "surveys", "甲社区走访.csv", [["日期", "社区", "地址", "走访结果", "发放材料", "走访人"],
+                                            ["2023-09-05", "甲社区", "1-1-101", "已入户", "2", "王"]])
+    assert main(["--check", "--data", str(data), "--week", "2023-W36"]) == 1
+    out = capsys.readouterr().out
+    assert "surveys/甲社区走访.csv：没有一列被认作问卷题目" in out
+    assert "这个文件的表头像是入户走访记录，是否放错了文件夹？请移到 visits/ 文件夹" in out
+    assert "columns: {satisfaction:" not in out  # no advice to read a visit column as a question
+
+
 def test_a_batch_says_how_many_input_problems_check_would_list(tmp_path, capsys, inline_workers):
     data = make_data(tmp_path / "d", visits=[visit()])
     (data / "visits" / "走访.numbers").write_bytes(b"x")

@@ -272,6 +272,43 @@ def test_missing_required_column_names_file_column_and_aliases(spec, headers, mi
     assert err.file == "visits/七一社区_第36周.csv"
 
 
+@pytest.mark.parametrize("spec,headers,folder", [
+    # A survey download dropped into visits/: it has no visit date, and it is a survey.
+    (VISITS, ["提交答卷时间", "社区", "楼号", "单元", "室", "您是否知晓创城", "您对创城工作满意吗"], "surveys/"),
+    # A registry dropped into visits/.
+    (VISITS, ["社区", "网格", "地址", "户主", "联系电话", "居住状态"], "households/"),
+    # An issues list dropped into shops/.
+    (SPECS["shops"], ["登记日期", "社区", "问题类别", "问题描述", "办理状态"], "issues/"),
+])
+def test_missing_column_of_another_folders_table_says_where_it_belongs(spec, headers, folder):
+    with pytest.raises(InputError) as info:
+        map_columns(headers, spec, {}, "x/甲.csv")
+    msg = str(info.value)
+    assert f"请移到 {folder} 文件夹" in msg and "是否放错了文件夹" in msg
+    assert "表头中有以下之一" in msg  # the column advice stays, for a file that is in the right folder
+
+
+@pytest.mark.parametrize("spec,headers", [
+    (VISITS, ["日期", "社区", "地址"]),  # a visits file lacking its outcome: fits households no better
+    (ISSUES, ["社区", "办理状态"]),
+])
+def test_missing_column_of_a_file_in_its_folder_suggests_no_other_folder(spec, headers):
+    with pytest.raises(InputError) as info:
+        map_columns(headers, spec, {}, "x/甲.csv")
+    assert "请移到" not in str(info.value)
+
+
+def test_no_header_row_names_the_folder_of_the_table_it_is():
+    from canvass.ingest.headers import find_header_row
+    rows = [["人民路街道问题台账"], ["登记日期", "社区", "问题类别", "问题描述", "办理状态"], ["2023-09-04", "甲社区", "环境", "x", "已办结"]]
+    with pytest.raises(InputError) as info:
+        find_header_row(iter(rows), HOUSEHOLDS, {}, "households/甲.csv")
+    assert "请移到 issues/ 文件夹" in str(info.value)
+    with pytest.raises(InputError) as info:
+        find_header_row(iter([["a", "b"], ["1", "2"]]), HOUSEHOLDS, {}, "households/甲.csv")
+    assert "请检查文件是否放错了文件夹" in str(info.value) and "请移到" not in str(info.value)
+
+
 def test_missing_address_lists_string_and_split_aliases():
     with pytest.raises(InputError) as info:
         map_columns(["日期", "社区", "结果"], VISITS, {}, "v.csv")

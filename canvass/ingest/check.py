@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from canvass.ingest.headers import misplaced_kind, misplaced_text
 from canvass.vocab import FIELD_TEXT, QUESTION_FIELDS, RATE_LABELS
 
 INVALID_WARN_SHARE = 0.20
@@ -94,9 +95,11 @@ def file_warnings(files) -> list[Warning]:
         if f.data_rows and f.rejected_rows >= f.data_rows:
             out.append(Warning(f.file, f"全部 {f.data_rows} 行都被剔除，请查看 rejects.csv 中的原因"))
         if _no_question_column(f):
+            other = _misplaced(f)
             out.append(Warning(f.file, f"没有一列被认作问卷题目（{'、'.join(_q(x) for x in QUESTION_FIELDS)}），"
-                                       f"这 {f.data_rows} 份问卷只计入问卷数，不计入任何比率",
-                               _columns_yml(f)))
+                                       f"这 {f.data_rows} 份问卷只计入问卷数，不计入任何比率"
+                                       + (f"；{misplaced_text(other)}" if other else ""),
+                               "" if other else _columns_yml(f)))
     return out
 
 
@@ -104,6 +107,13 @@ def _no_question_column(f) -> bool:
     """A survey file with returns of which no column was taken for any of the five questions."""
     return (f.kind == "surveys" and not f.duplicate_of and f.data_rows > 0
             and not any(x in f.columns for x in QUESTION_FIELDS))
+
+
+def _misplaced(f):
+    """The kind whose table a survey file without questions really is (a visits ledger in surveys/), if any."""
+    from canvass.ingest.kinds import KINDS
+
+    return misplaced_kind(list(f.columns.values()) + list(f.ignored_columns), KINDS[f.kind], {})
 
 
 def _columns_yml(f) -> str:

@@ -72,14 +72,50 @@ def header_hits(cells: list, kind: Kind, extra: dict) -> int:
 
 def find_header_row(rows, kind: Kind, extra: dict, file: str) -> int:
     """Return the index of the header row: the first of the first ten with two header-like cells."""
+    scanned = []
     for i, row in enumerate(rows):
         if i >= HEADER_SCAN_ROWS:
             break
-        if header_hits(list(row), kind, extra) >= 2:
+        scanned.append(list(row))
+        if header_hits(scanned[-1], kind, extra) >= 2:
             return i
     examples = "、".join(dict.fromkeys(a for f in kind.fields for a in f.aliases[:1]))
+    other = next(filter(None, (misplaced_kind(cells, kind, extra) for cells in scanned)), None)
     raise InputError(f"前 {HEADER_SCAN_ROWS} 行中找不到{kind.label}的表头 (no header row found)", file=file,
-                     expected=f"表头行至少有两列是常见列名，如 {examples}；请检查文件是否放错了文件夹")
+                     expected=f"表头行至少有两列是常见列名，如 {examples}；"
+                              + (misplaced_text(other) if other else "请检查文件是否放错了文件夹"))
+
+
+def misplaced_kind(headers, kind: Kind, extra: dict) -> Kind | None:
+    """Return the other kind whose table this header row is, when it fits that kind better than ``kind``.
+
+    A survey file dropped into visits/ (or a visits ledger into surveys/) is the usual cause
+    of a "missing column" error or of a survey file without questions; saying which folder
+    the file belongs in is the fix staff need. The other kind must take the header without a
+    missing column and recognise more of its cells than ``kind`` does.
+    """
+    cells = [h for h in headers if str(h).strip()]
+    own = header_hits(cells, kind, extra)
+    best, best_hits = None, max(own, 1)
+    for other in kinds.KINDS.values():
+        if other.name == kind.name:
+            continue
+        hits = header_hits(cells, other, extra)
+        if hits <= best_hits:
+            continue
+        try:
+            cmap = map_columns(cells, other, extra, "", hint=False)
+        except InputError:
+            continue
+        if other.keyword_rules and not any(f in cmap.fields for f in QUESTION_FIELDS):
+            continue  # a survey without a single question is no better a fit
+        best, best_hits = other, hits
+    return best
+
+
+def misplaced_text(other: Kind) -> str:
+    """The sentence that tells staff which folder a misplaced file belongs in."""
+    return f"这个文件的表头像是{other.label}，是否放错了文件夹？请移到 {other.name}/ 文件夹"
 
 
 def _accepted(kind: Kind, fname: str, aliases: dict) -> str:
@@ -90,11 +126,12 @@ def _accepted(kind: Kind, fname: str, aliases: dict) -> str:
 
 
 def map_columns(headers: list, kind: Kind, extra_aliases: dict, file: str, *, pins: dict | None = None,
-                ignore: tuple = (), header_row: int | None = None) -> ColumnMap:
+                ignore: tuple = (), header_row: int | None = None, hint: bool = True) -> ColumnMap:
     """Return the ColumnMap of a header row, or raise InputError naming what is missing.
 
     ``pins`` (field → normalised header, from ``columns:``) and ``ignore`` (normalised
-    headers, from ``ignore_columns:``) come from subdistrict.yml.
+    headers, from ``ignore_columns:``) come from subdistrict.yml. ``hint``: say which other
+    folder the file belongs in when its header is another kind's table.
     """
     norm = [normalize_header(h) for h in headers]
     aliases = aliases_for(kind, extra_aliases)
@@ -152,9 +189,11 @@ def map_columns(headers: list, kind: Kind, extra_aliases: dict, file: str, *, pi
     if missing:
         f = missing[0]
         where = f"（按第 {header_row} 行作表头）" if header_row else ""
+        other = misplaced_kind(headers, kind, extra_aliases) if hint else None
         raise InputError(f"缺少必需的列：{field_text(f)}{where} (missing required column)", file=file,
-                         column=f, expected=f"表头中有以下之一：{_accepted(kind, f, aliases)}；"
-                                            f"或在 subdistrict.yml 的 aliases/columns 中写明用哪一列")
+                         column=f, expected=(misplaced_text(other) + "；否则" if other else "")
+                         + f"表头中有以下之一：{_accepted(kind, f, aliases)}；"
+                           f"或在 subdistrict.yml 的 aliases/columns 中写明用哪一列")
     return ColumnMap(fields=chosen, split_address=split, ignored=ignored_headers(headers, chosen),
                      candidates={f: c for f, c in candidates.items() if f in QUESTION_FIELDS + ("comment",
                                                                                               "address", "community")},
